@@ -1,0 +1,151 @@
+"""Read SDMX-ML structure messages with sdmx1 into an immutable catalog; fail fast on dangling references."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sdmx
+
+from exchange.catalog.schema import DsdSchema, compile_dsd
+from exchange.rows import StructureRef
+
+
+class CatalogError(Exception):
+    """A structure message cannot be used: unreadable, or referring to something that is not there."""
+
+
+def _key(artefact: Any) -> tuple[str, str, str]:
+    return (artefact.maintainer.id, artefact.id, str(artefact.version))
+
+
+def _stub(artefact: Any) -> bool:
+    return bool(getattr(artefact, "is_external_reference", False))
+
+
+@dataclass
+class Catalog:
+    """Every maintainable artefact the hub knows, by (agency, id, version), plus compiled schemas."""
+
+    codelists: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    concept_schemes: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    dsds: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    dataflows: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    constraints: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    provider_schemes: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    schemas: dict[tuple[str, str, str], DsdSchema] = field(default_factory=dict)  # by dataflow key
+    dsd_schemas: dict[tuple[str, str, str], DsdSchema] = field(default_factory=dict)  # by DSD key
+    sources: list[bytes] = field(default_factory=list)
+
+    # --- building -------------------------------------------------------------------------
+
+    def add_message(self, data: bytes, label: str) -> list[str]:
+        """Add every artefact of one structure message; return their URNs. Does not resolve yet."""
+        try:
+            msg = sdmx.read_sdmx(io.BytesIO(data))
+        except Exception as exc:  # sdmx1 raises many types for unreadable input
+            raise CatalogError(f"{label}: not a readable SDMX-ML structure message ({exc})") from exc
+        if type(msg).__name__ != "StructureMessage":
+            raise CatalogError(f"{label}: expected an SDMX structure message, got {type(msg).__name__}")
+        added: list[str] = []
+        targets = [
+            (msg.codelist, self.codelists), (msg.concept_scheme, self.concept_schemes),
+            (msg.structure, self.dsds), (msg.dataflow, self.dataflows), (msg.constraint, self.constraints),
+            (getattr(msg, "organisation_scheme", {}), self.provider_schemes),
+        ]
+        for found, target in targets:
+            for artefact in found.values():
+                if not _stub(artefact):
+                    target[_key(artefact)] = artefact
+                    added.append(str(artefact.urn or _key(artefact)))
+        self.sources.append(data)
+        return added
+
+    def resolve(self) -> None:
+        """Check every reference and compile one schema per dataflow (and per DSD)."""
+        codelists_by_urn = {cl.urn: cl for cl in self.codelists.values()}
+        problems: list[str] = []
+        for key, dsd in self.dsds.items():
+            for component in _components(dsd):
+                rep = component.local_representation
+                if rep is not None and rep.enumerated is not None and rep.enumerated.urn not in codelists_by_urn:
+                    problems.append(f"DSD {_ref(key)} component {component.id} uses missing {rep.enumerated.urn}")
+        dsd_of_flow: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        for key, flow in self.dataflows.items():
+            target = _key(flow.structure) if flow.structure is not None else None
+            if target not in self.dsds:
+                problems.append(f"dataflow {_ref(key)} refers to missing DSD {target and _ref(target)}")
+            else:
+                dsd_of_flow[key] = target
+        for key, constraint in self.constraints.items():
+            for attached in constraint.content:
+                if _key(attached) not in self.dataflows and _key(attached) not in self.dsds:
+                    problems.append(f"constraint {_ref(key)} is attached to missing {attached.urn}")
+        if problems:
+            raise CatalogError("dangling references: " + "; ".join(problems))
+        self.schemas.clear()
+        self.dsd_schemas.clear()
+        for key, dsd in self.dsds.items():
+            self.dsd_schemas[key] = compile_dsd(dsd, codelists_by_urn, self._constraints_on({key}))
+        for key, dsd_key in dsd_of_flow.items():
+            constraints = self._constraints_on({key, dsd_key})
+            self.schemas[key] = compile_dsd(self.dsds[dsd_key], codelists_by_urn, constraints)
+
+    def _constraints_on(self, keys: set[tuple[str, str, str]]) -> list[Any]:
+        return [
+            c for c in self.constraints.values()
+            if c.role.role.name == "allowable" and any(_key(a) in keys for a in c.content)
+        ]
+
+    # --- look-ups -------------------------------------------------------------------------
+
+    def schema_for(self, ref: StructureRef) -> DsdSchema | None:
+        """The schema a dataset must follow; None if the referenced structure is unknown."""
+        table = self.schemas if ref.kind in ("dataflow", "provisionagreement") else self.dsd_schemas
+        if ref.version:
+            return table.get((ref.agency, ref.id, ref.version))
+        versions = [k for k in table if k[0] == ref.agency and k[1] == ref.id]
+        return table[max(versions, key=lambda k: _version_tuple(k[2]))] if versions else None
+
+    def dataflow_for_dsd(self, schema: DsdSchema) -> tuple[str, str, str] | None:
+        for key, flow in self.dataflows.items():
+            if _key(flow.structure) == (schema.agency, schema.id, schema.version):
+                return key
+        return None
+
+    def providers(self) -> set[str]:
+        return {p.id for scheme in self.provider_schemes.values() for p in scheme}
+
+    def all_dsd_schemas(self) -> Iterable[DsdSchema]:
+        return self.dsd_schemas.values()
+
+
+def _components(dsd: Any) -> Iterable[Any]:
+    yield from dsd.dimensions
+    yield from dsd.attributes
+    yield from dsd.measures
+
+
+def _ref(key: tuple[str, str, str]) -> str:
+    return f"{key[0]}:{key[1]}({key[2]})"
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in version.replace("-", ".").split("."))
+
+
+def load_catalog(structures_dir: Path, extra: Iterable[tuple[bytes, str]] = ()) -> Catalog:
+    """Load every ``*.xml`` of ``structures_dir`` and the extra (stored) messages, then resolve."""
+    catalog = Catalog()
+    files = sorted(structures_dir.glob("*.xml"))
+    if not files:
+        raise CatalogError(f"no structure files (*.xml) in {structures_dir}")
+    for path in files:
+        catalog.add_message(path.read_bytes(), path.name)
+    for data, label in extra:
+        catalog.add_message(data, label)
+    catalog.resolve()
+    return catalog

@@ -1,0 +1,235 @@
+"""The push use case: detect -> parse -> map -> validate -> stage -> whole-message checks -> apply, in ONE transaction.
+
+A rejected or failed message leaves the observation tables exactly as they were; its report is still
+kept (``submission`` and ``submission_issue``, written in their own short transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from exchange.body import Body, open_decoded, peek
+from exchange.catalog import Catalog, DsdSchema
+from exchange.locks import ScopeBusy, ScopeLocks
+from exchange.mapping import Mappings
+from exchange.media import detect
+from exchange.parse import parser_for
+from exchange.rows import DataSet, MessageError, Obs
+from exchange.settings import Settings
+from exchange.store.engine import begin_write
+from exchange.store.registry import DataTables
+from exchange.store.stage import Segment, Stage
+from exchange.store.tables import submission, submission_issue
+from exchange.store.write import Counts, WriteContext, apply_segment
+from exchange.validate import NOT_FOUND_CODES, IssueLog, Validator
+
+PREVIEW_ISSUES = 100
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who pushes: a data provider (country) or an administrator."""
+
+    token_id: int | None
+    provider: str | None
+    is_admin: bool
+
+    @property
+    def reporter(self) -> str:
+        return self.provider or "ADMIN"
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class _Rejected(Exception):
+    """Raised inside the write transaction so that it rolls back."""
+
+
+@dataclass
+class _Run:
+    submission_id: str
+    received_at: datetime
+    principal: Principal
+    log: IssueLog = field(default_factory=IssueLog)
+    segments: list[Segment] = field(default_factory=list)
+    counts: dict[int, Counts] = field(default_factory=dict)
+    observations: int = 0
+
+
+class Ingestor:
+    def __init__(self, engine: Engine, catalog: Catalog, tables: DataTables, settings: Settings,
+                 mappings: Mappings | None = None) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.tables = tables
+        self.settings = settings
+        self.mappings = mappings or Mappings.empty()
+
+    def submit(self, body: Body, content_type: str | None, principal: Principal) -> Outcome:
+        replay = self._replay(body, principal)
+        if replay is not None:
+            return replay
+        run = _Run(str(uuid.uuid4()), datetime.now(UTC), principal)
+        try:
+            status = self._process(run, body, content_type)
+        except MessageError as exc:
+            run.log.add(exc.issue)
+            status = exc.status
+        except ScopeBusy as exc:
+            return Outcome(409, {"status": "rejected", "code": 409, "message": str(exc), "scope": exc.scope})
+        try:
+            outcome = self._outcome(run, status)
+            if status != 200:
+                self._record(run, body, content_type, outcome)
+            return outcome
+        finally:
+            run.log.close()
+
+    # --- the transaction ----------------------------------------------------------------
+
+    def _process(self, run: _Run, body: Body, content_type: str | None) -> int:
+        stream = open_decoded(body, self.settings.max_upload_bytes)
+        fmt = detect(content_type, peek(stream))
+        observations = self.mappings.remap(parser_for(fmt)(stream), run.principal.provider)
+        try:
+            with begin_write(self.engine) as conn:
+                locks = ScopeLocks(conn)
+                try:
+                    return self._in_transaction(conn, locks, run, observations, body, content_type)
+                finally:
+                    locks.release()
+        except _Rejected:
+            return self._rejection_status(run)
+
+    def _in_transaction(self, conn: Connection, locks: ScopeLocks, run: _Run, observations: Iterator[Obs],
+                        body: Body, content_type: str | None) -> int:
+        stage = Stage(conn, self.settings.insert_batch_size)
+        provider = None if run.principal.is_admin else run.principal.provider
+        validator = Validator(self.catalog, run.log, provider, self.settings.max_value_length)
+        for schema, dataset, row in validator.rows(self._locked(observations, locks, run)):
+            stage.add(schema, dataset, row)
+        run.observations = validator.seen
+        for issue in stage.checks():
+            run.log.add(issue)
+        run.segments = stage.segments
+        if run.log.errors:
+            raise _Rejected
+        ctx = WriteContext(conn, run.submission_id, run.principal.reporter, run.received_at)
+        for segment in stage.segments:
+            table = self.tables.ensure(conn, segment.schema)
+            counts, warnings = apply_segment(ctx, segment, table, stage.table(segment.schema))
+            run.counts[segment.index] = counts
+            for issue in warnings:
+                run.log.add(issue)
+        stage.drop()
+        if run.observations == 0:
+            from exchange.validate import make_issue
+
+            run.log.add(make_issue("EMPTY_MESSAGE", "The message holds no observation."))
+        outcome = self._outcome(run, 200)
+        self._write_submission(conn, run, body, content_type, outcome)
+        return 200
+
+    def _locked(self, observations: Iterator[Obs], locks: ScopeLocks, run: _Run) -> Iterator[Obs]:
+        """Take the (dataflow, provider) lock as each new structure appears, before its rows are staged."""
+        last: DataSet | None = None
+        for obs in observations:
+            if obs.dataset is not last:
+                last = obs.dataset
+                if last.structure is not None:
+                    locks.acquire(f"{last.structure.agency}:{last.structure.id}/{run.principal.reporter}")
+            yield obs
+
+    def _rejection_status(self, run: _Run) -> int:
+        codes = {code for code, n in run.log.counts.items() if n}
+        return 404 if codes and codes <= NOT_FOUND_CODES | {"EMPTY_MESSAGE"} else 422
+
+    # --- answers and records ------------------------------------------------------------
+
+    def _outcome(self, run: _Run, status: int) -> Outcome:
+        accepted = status == 200
+        datasets = []
+        for segment in run.segments:
+            counts = run.counts.get(segment.index, Counts())
+            datasets.append({
+                "index": segment.index, "structure": segment.structure, "dsd": segment.schema.ref,
+                "action": segment.action.value, "observations": segment.rows,
+                "inserted": counts.inserted, "replaced": counts.replaced, "deleted": counts.deleted,
+                "unchanged": counts.unchanged, "status": "Success" if accepted else "Failure",
+            })
+        preview = []
+        for i, issue in enumerate(run.log):
+            if i >= PREVIEW_ISSUES:
+                break
+            preview.append(issue)
+        body = {
+            "submission": run.submission_id, "status": "accepted" if accepted else "rejected", "code": status,
+            "provider": run.principal.reporter, "received_at": run.received_at.isoformat(),
+            "observations": run.observations,
+            "message": _summary(accepted, run, datasets),
+            "datasets": datasets,
+            "issues": {"errors": run.log.errors, "warnings": run.log.warnings, "by_code": run.log.summary(),
+                       "first": preview, "complete_report": f"/submissions/{run.submission_id}/issues"},
+        }
+        return Outcome(status, body)
+
+    def _write_submission(self, conn: Connection, run: _Run, body: Body, content_type: str | None,
+                          outcome: Outcome) -> None:
+        flows = sorted({s.schema.ref if not s.structure else s.structure for s in run.segments})
+        conn.execute(insert(submission).values(
+            id=run.submission_id, received_at=run.received_at, provider=run.principal.reporter,
+            token_id=run.principal.token_id, dataflows=" ".join(flows), media_type=(content_type or "")[:200],
+            sha256=body.sha256, size_bytes=body.size, status=outcome.body["status"], http_status=outcome.status,
+            observations=run.observations, issue_count=len(run.log), result=json.dumps(outcome.body),
+        ))
+        batch = []
+        for seq, issue in enumerate(run.log):
+            batch.append({
+                "submission_id": run.submission_id, "seq": seq, "code": issue["code"], "severity": issue["severity"],
+                "component": issue["component"], "value": issue["value"], "series_key": issue["series_key"],
+                "period": issue["period"], "location": issue["where"], "message": issue["message"], "fix": issue["fix"],
+            })
+            if len(batch) >= self.settings.insert_batch_size:
+                conn.execute(insert(submission_issue), batch)
+                batch.clear()
+        if batch:
+            conn.execute(insert(submission_issue), batch)
+
+    def _record(self, run: _Run, body: Body, content_type: str | None, outcome: Outcome) -> None:
+        with begin_write(self.engine) as conn:
+            self._write_submission(conn, run, body, content_type, outcome)
+
+    def _replay(self, body: Body, principal: Principal) -> Outcome | None:
+        """Re-pushing the same bytes answers as the first time and writes nothing, if nothing changed since."""
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(submission.c.sha256, submission.c.provider, submission.c.result, submission.c.http_status)
+                .where(submission.c.status == "accepted").order_by(submission.c.received_at.desc()).limit(1)
+            ).first()
+        if last is None or last.sha256 != body.sha256 or last.provider != principal.reporter:
+            return None
+        return Outcome(last.http_status, json.loads(last.result), replayed=True)
+
+
+def _summary(accepted: bool, run: _Run, datasets: list[dict[str, Any]]) -> str:
+    if accepted:
+        stored = sum(d["inserted"] + d["replaced"] for d in datasets)
+        deleted = sum(d["deleted"] for d in datasets)
+        return f"accepted: {stored} observations stored, {deleted} deleted, {run.log.warnings} warnings"
+    return f"rejected: {run.log.errors} errors, {run.log.warnings} warnings; nothing was stored"
+
+
+def schema_dimensions(schema: DsdSchema) -> tuple[str, ...]:
+    return schema.key_components

@@ -1,0 +1,84 @@
+"""National codes -> shared codes, between parsing and validation.
+
+``mappings/`` holds reviewable CSV files ``<PROVIDER>/<COMPONENT>.csv`` (or ``_all/<COMPONENT>.csv`` for every
+provider) with the columns of an SDMX ValueMap: ``source,target,valid_from,valid_to`` (validity in ISO dates,
+compared with the observation's period; empty = open). A provider's own file wins over ``_all``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exchange.periods import parse_period
+from exchange.rows import Obs
+
+ALL = "_all"
+
+
+@dataclass(frozen=True)
+class Rule:
+    target: str
+    valid_from: str
+    valid_to: str
+
+
+@dataclass
+class Mappings:
+    # provider -> component -> source -> rules
+    rules: dict[str, dict[str, dict[str, list[Rule]]]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> Mappings:
+        return cls()
+
+    @classmethod
+    def load(cls, folder: Path) -> Mappings:
+        mappings = cls()
+        if not folder.is_dir():
+            return mappings
+        for path in sorted(folder.glob("*/*.csv")):
+            by_source = mappings.rules.setdefault(path.parent.name, {}).setdefault(path.stem, {})
+            with path.open(encoding="utf-8", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    by_source.setdefault(row["source"], []).append(
+                        Rule(row["target"], row.get("valid_from") or "", row.get("valid_to") or ""))
+        return mappings
+
+    def for_provider(self, provider: str | None) -> dict[str, dict[str, list[Rule]]]:
+        merged = {c: dict(m) for c, m in self.rules.get(ALL, {}).items()}
+        for component, sources in self.rules.get(provider or "", {}).items():
+            merged.setdefault(component, {}).update(sources)
+        return merged
+
+    def remap(self, observations: Iterator[Obs], provider: str | None) -> Iterator[Obs]:
+        table = self.for_provider(provider)
+        if not table:
+            yield from observations
+            return
+        for obs in observations:
+            period = obs.values.get("TIME_PERIOD") or obs.series.get("TIME_PERIOD")
+            day = parsed.start if period and (parsed := parse_period(period)) else ""
+            obs.series = _map(obs, obs.series, table, day)
+            obs.values = _map(obs, obs.values, table, day)
+            yield obs
+
+
+def _map(obs: Obs, values: dict[str, str], table: dict[str, dict[str, list[Rule]]], day: str) -> dict[str, str]:
+    changed: dict[str, str] | None = None
+    for component, value in values.items():
+        sources = table.get(component)
+        if not sources or value not in sources:
+            continue
+        for rule in sources[value]:
+            if (not rule.valid_from or day >= rule.valid_from) and (not rule.valid_to or not day or day <= rule.valid_to):
+                if changed is None:
+                    changed = dict(values)
+                changed[component] = rule.target
+                if obs.national is None:
+                    obs.national = {}
+                obs.national[component] = value
+                break
+    return changed if changed is not None else values

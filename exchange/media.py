@@ -1,0 +1,73 @@
+"""SDMX media types as data, and format detection for pushed messages (Content-Type, then sniffing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exchange.rows import MessageError
+
+
+@dataclass(frozen=True)
+class Format:
+    family: str  # "sdmx-ml" | "sdmx-csv" | "sdmx-json"
+    label: str
+
+
+SDMX_ML = Format("sdmx-ml", "SDMX-ML")
+SDMX_CSV = Format("sdmx-csv", "SDMX-CSV")
+SDMX_JSON = Format("sdmx-json", "SDMX-JSON")
+
+#: Input media types (REST 1.5 4_6_conneg.md; REST 2.x content_negotiation.md) -> the parser family.
+INPUT_TYPES: dict[str, Format] = {
+    "application/vnd.sdmx.genericdata+xml": SDMX_ML,
+    "application/vnd.sdmx.structurespecificdata+xml": SDMX_ML,
+    "application/vnd.sdmx.generictimeseriesdata+xml": SDMX_ML,
+    "application/vnd.sdmx.structurespecifictimeseriesdata+xml": SDMX_ML,
+    "application/vnd.sdmx.data+xml": SDMX_ML,
+    "application/xml": SDMX_ML,
+    "text/xml": SDMX_ML,
+    "application/vnd.sdmx.data+csv": SDMX_CSV,
+    "text/csv": SDMX_CSV,
+    "application/vnd.sdmx.data+json": SDMX_JSON,
+    "application/json": SDMX_JSON,
+}
+#: Types that say nothing of the content: sniff it.
+GENERIC_TYPES = frozenset({"", "application/octet-stream", "application/gzip", "application/x-gzip", "text/plain"})
+SUPPORTED_INPUT = (SDMX_ML, SDMX_CSV)
+
+
+def media_type_base(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def sniff(head: bytes) -> Format | None:
+    """Guess the family from the first bytes of a (decompressed) body."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<"):
+        return SDMX_ML
+    if text.startswith((b"{", b"[")):
+        return SDMX_JSON
+    first_line = text.split(b"\n", 1)[0].upper()
+    if first_line.startswith((b"DATAFLOW", b"STRUCTURE", b'"DATAFLOW', b'"STRUCTURE')):
+        return SDMX_CSV
+    return None
+
+
+def detect(content_type: str | None, head: bytes) -> Format:
+    """The parser family for a pushed body, or MessageError 415 naming what is accepted."""
+    base = media_type_base(content_type)
+    declared = INPUT_TYPES.get(base)
+    if declared is None and base not in GENERIC_TYPES:
+        raise MessageError("UNSUPPORTED_MEDIA_TYPE", f"Content-Type {base!r} is not an SDMX data format.",
+                           "Send SDMX-ML 2.1 (generic or structure-specific) or SDMX-CSV 1.0/2.0 with its SDMX "
+                           "media type, e.g. application/vnd.sdmx.structurespecificdata+xml;version=2.1.", status=415)
+    sniffed = sniff(head)
+    fmt = sniffed or declared
+    if fmt is None:
+        raise MessageError("UNRECOGNISED_CONTENT", "The body is neither SDMX-ML nor SDMX-CSV.",
+                           "Check that you are sending the SDMX file itself (UTF-8 XML or CSV), not another file.",
+                           status=415 if base in GENERIC_TYPES and base else 400)
+    if fmt not in SUPPORTED_INPUT:
+        raise MessageError("UNSUPPORTED_FORMAT", f"{fmt.label} input is not accepted yet.",
+                           "Send SDMX-ML 2.1 or SDMX-CSV 1.0/2.0 instead.", status=415)
+    return fmt

@@ -1,0 +1,217 @@
+"""SDMX-ML 2.1 data messages, streamed with lxml ``iterparse``.
+
+One loop over (event, element), dispatching on the element's local name, handles the four 2.1 data
+flavours (SDMXDataGeneric.xsd, SDMXDataStructureSpecific.xsd and their TimeSeries restrictions) for
+any ``dimensionAtObservation``. Each element is cleared after its ``end`` event, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from lxml import etree
+
+from exchange.parse.xmlsafe import check_prolog
+from exchange.rows import Action, DataSet, MessageError, Obs, StructureRef
+
+V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
+MESSAGE_NS = (V21 + "message",)
+GENERIC_NS = V21 + "data/generic"
+SS_NS = V21 + "data/structurespecific"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+DATA_ROOTS = {"GenericData", "GenericTimeSeriesData", "StructureSpecificData", "StructureSpecificTimeSeriesData"}
+#: DataSet attributes defined by SDMX itself (SDMXDataStructureSpecific.xsd DataSetType), not DSD attributes.
+DATASET_SDMX_ATTRS = {
+    "action", "setID", "reportingBeginDate", "reportingEndDate", "validFromDate", "validToDate", "publicationYear",
+    "publicationPeriod", "structureRef", "dataScope", "REPORTING_YEAR_START_DAY",
+}
+_REF_KINDS = {"Structure": "datastructure", "StructureUsage": "dataflow", "ProvisionAgrement": "provisionagreement",
+              "ProvisionAgreement": "provisionagreement"}
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _plain(attrib: Any) -> dict[str, str]:
+    """Unqualified attributes only (component values); drops xsi:type and other namespaced ones."""
+    return {k: v for k, v in attrib.items() if k[0] != "{"}
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.structures: dict[str, tuple[StructureRef | None, str]] = {}  # structureID -> (ref, dimAtObs)
+        self.header_action: Action | None = None
+        self.dataset: DataSet | None = None
+        self.datasets = 0
+        self.series: dict[str, str] = {}
+        self.series_line = 0
+        self.series_has_obs = False
+        self.generic = False
+        self.obs_values: dict[str, str] = {}
+
+    # --- header --------------------------------------------------------------------------
+
+    def header_structure(self, elem: Any) -> None:
+        ref = None
+        for child in elem:
+            kind = _REF_KINDS.get(_local(child.tag))
+            if kind is None:
+                continue
+            ref_el = child.find("Ref")
+            if ref_el is not None:
+                ref = StructureRef(kind, ref_el.get("agencyID", ""), ref_el.get("id", ""), ref_el.get("version", ""))
+            else:
+                urn = child.findtext(f"{{{V21}common}}URN") or (child.text or "").strip()
+                ref = _ref_from_urn(kind, urn)
+        self.structures[elem.get("structureID", "")] = (ref, elem.get("dimensionAtObservation", "TIME_PERIOD"))
+
+    # --- datasets ------------------------------------------------------------------------
+
+    def start_dataset(self, elem: Any) -> None:
+        structure_id = elem.get(f"{{{SS_NS}}}structureRef") or elem.get("structureRef") or ""
+        ref, dim_at_obs = self.structures.get(structure_id, (None, "TIME_PERIOD"))
+        if ref is None and len(self.structures) == 1:
+            ref, dim_at_obs = next(iter(self.structures.values()))
+        action = Action.from_wire(elem.get("action")) or self.header_action or Action.MERGE
+        values = {} if self.generic else {k: v for k, v in _plain(elem.attrib).items() if k not in DATASET_SDMX_ATTRS}
+        self.dataset = DataSet(self.datasets, ref, action, dim_at_obs, values, f"line {elem.sourceline}")
+        self.datasets += 1
+
+
+def _ref_from_urn(kind: str, urn: str) -> StructureRef | None:
+    # urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=AGENCY:ID(VERSION)
+    try:
+        body = urn.split("=", 1)[1]
+        agency, rest = body.split(":", 1)
+        ident, version = rest.rstrip(")").split("(", 1)
+    except (IndexError, ValueError):
+        return None
+    return StructureRef(kind, agency, ident, version)
+
+
+def parse(stream: BinaryIO) -> Iterator[Obs]:
+    """Yield every observation of an SDMX-ML 2.1 data message (see module docstring)."""
+    check_prolog(stream)
+    reader = _Reader()
+    events = etree.iterparse(
+        stream, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+        remove_comments=True, remove_pis=True,
+    )
+    try:
+        yield from _walk(reader, events)
+    except etree.XMLSyntaxError as exc:
+        raise MessageError("XML_NOT_WELL_FORMED", f"The XML is not well-formed: {exc.msg}",
+                           "Fix the XML at the place named (an unclosed tag, a stray '&', a wrong encoding...).",
+                           where=f"line {exc.lineno}, column {exc.offset}") from exc
+
+
+def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one dispatch loop, kept flat
+    root_checked = False
+    for event, elem in events:
+        name = _local(elem.tag)
+        if not root_checked:
+            _check_root(events, elem, name)
+            reader.generic = name.startswith("Generic")
+            root_checked = True
+            continue
+        if event == "start":
+            if name == "DataSet":
+                reader.start_dataset(elem)
+            elif name == "Series":
+                reader.series, reader.series_has_obs = ({} if reader.generic else _plain(elem.attrib)), False
+                reader.series_line = elem.sourceline
+            elif name == "Group":
+                raise_group(elem)
+            continue
+        # end events
+        if name == "Obs":
+            obs = _obs(reader, elem)
+            reader.series_has_obs = True
+            elem.clear(keep_tail=False)
+            _drop_previous(elem)
+            yield obs
+        elif name == "Series":
+            if not reader.series_has_obs and reader.dataset is not None:
+                yield Obs(reader.dataset, reader.series, {}, f"line {reader.series_line}")
+            reader.series = {}
+            elem.clear(keep_tail=False)
+            _drop_previous(elem)
+        elif reader.generic and name == "Value":
+            continue  # read by its parent (SeriesKey, ObsKey, Attributes)
+        elif reader.generic and name in ("SeriesKey", "Attributes") and elem.getparent() is not None:
+            _generic_block(reader, elem)
+        elif name == "Structure" and elem.getparent() is not None and _local(elem.getparent().tag) == "Header":
+            reader.header_structure(elem)
+        elif name == "DataSetAction" and _local(elem.getparent().tag) == "Header":
+            reader.header_action = Action.from_wire((elem.text or "").strip())
+        elif name == "DataSet":
+            if reader.dataset is None or reader.dataset.structure is None and not reader.structures:
+                pass
+            elem.clear(keep_tail=False)
+            _drop_previous(elem)
+
+
+def _check_root(events: Any, root: Any, name: str) -> None:
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise MessageError("XML_DTD_FORBIDDEN", "The XML document declares a DTD; the hub refuses DTDs and entities.",
+                           "Remove the DOCTYPE declaration: SDMX-ML needs no DTD.")
+    namespace = root.tag.split("}")[0][1:] if "}" in root.tag else ""
+    if name == "Structure":
+        raise MessageError("STRUCTURE_NOT_DATA", "This is an SDMX structure message, not a data message.",
+                           "Push structure messages to POST /structure (administrators), data messages to POST /data.",
+                           status=400)
+    if name not in DATA_ROOTS or namespace not in MESSAGE_NS:
+        raise MessageError("NOT_SDMX_DATA", f"The root element {{{namespace}}}{name} is not an SDMX-ML 2.1 data message.",
+                           "Send a GenericData, GenericTimeSeriesData, StructureSpecificData or "
+                           "StructureSpecificTimeSeriesData message (SDMX-ML 2.1).", status=415)
+
+
+def raise_group(elem: Any) -> None:
+    raise MessageError("GROUP_NOT_SUPPORTED", "The message has a Group element; the shared DSDs define no groups.",
+                       "Attach group attributes to each series instead.", status=422, where=f"line {elem.sourceline}")
+
+
+def _obs(reader: _Reader, elem: Any) -> Obs:
+    dataset = reader.dataset
+    if dataset is None:
+        raise MessageError("NOT_SDMX_DATA", "An observation appears outside a DataSet.", "Put observations in a DataSet.",
+                           where=f"line {elem.sourceline}")
+    if reader.generic:
+        values = _generic_obs(dataset, elem)
+    else:
+        values = _plain(elem.attrib)
+    return Obs(dataset, reader.series, values, f"line {elem.sourceline}")
+
+
+def _generic_obs(dataset: DataSet, elem: Any) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for child in elem:
+        name = _local(child.tag)
+        if name == "ObsDimension":
+            values[child.get("id") or dataset.dimension_at_observation] = child.get("value", "")
+        elif name == "ObsValue":
+            values[child.get("id") or "OBS_VALUE"] = child.get("value", "")
+        elif name in ("ObsKey", "Attributes"):
+            for value in child:
+                values[value.get("id", "")] = value.get("value", "")
+    return values
+
+
+def _generic_block(reader: _Reader, elem: Any) -> None:
+    """SeriesKey / Attributes of a generic Series, or Attributes of a generic DataSet."""
+    parent = _local(elem.getparent().tag)
+    pairs = {v.get("id", ""): v.get("value", "") for v in elem}
+    if parent == "Series":
+        reader.series.update(pairs)
+    elif parent == "DataSet" and reader.dataset is not None:
+        reader.dataset.values.update(pairs)
+
+
+def _drop_previous(elem: Any) -> None:
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]

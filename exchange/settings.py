@@ -1,0 +1,28 @@
+"""Hub settings, read from the environment (prefix ``EXCHANGE_``); every field is documented in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXCHANGE_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///exchange.db",
+        description="SQLAlchemy URL of the store: a SQLite file by default, postgresql+psycopg://... in production.",
+    )
+    structures_dir: Path = Field(REPO_ROOT / "structures", description="Folder of shared SDMX-ML 2.1 structure files.")
+    mappings_dir: Path = Field(REPO_ROOT / "mappings", description="Folder of national-to-shared code mappings.")
+    max_upload_bytes: int = Field(
+        512 * 1024 * 1024, description="Largest accepted request body (after gzip decoding), in bytes; over it: 413."
+    )
+    insert_batch_size: int = Field(10_000, description="Observations per batched INSERT/COPY when staging a message.")
+    max_value_length: int = Field(1000, description="Longest accepted value of any component, in characters.")
+    issues_page_size: int = Field(1000, description="Validation issues returned per page by GET /submissions/{id}.")
+    sqlite_busy_timeout_s: float = Field(600.0, description="How long a SQLite writer waits for the write lock.")

@@ -1,0 +1,48 @@
+"""Engine construction: SQLite pragmas for a safe embedded default, PostgreSQL as is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from exchange.settings import Settings
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = settings.database_url
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_s, "check_same_thread": False})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, emit BEGIN so a transaction covers the whole message.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the single writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps the file consistent
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA temp_store=FILE")  # staging tables spill to disk, memory stays flat
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        # Writers ask for BEGIN IMMEDIATE (execution option ``write=True``): they take the write lock up
+        # front and queue behind each other instead of failing mid-way; readers use a plain deferred BEGIN.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+
+def begin_write(engine: Engine) -> Any:
+    """A transaction for writing: the whole block commits or nothing does."""
+    return engine.execution_options(write=True).begin()
+
+
+def is_postgres(engine_or_conn: Any) -> bool:
+    return bool(engine_or_conn.dialect.name == "postgresql")

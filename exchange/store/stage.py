@@ -1,0 +1,140 @@
+"""Stage a message's validated rows in temporary tables, then run the whole-message checks in SQL.
+
+Staging keeps memory flat whatever the message size (rows go to the database in batches) and lets
+duplicate detection and series-attribute consistency run as set operations. ``exchange validate``
+stages into a throwaway SQLite file, so the CLI applies exactly the server's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, Table, and_, func, select
+
+from exchange.catalog import DsdSchema
+from exchange.rows import Action, DataSet, Issue
+from exchange.store.tables import stage_table
+from exchange.validate import make_issue
+
+
+@dataclass
+class Segment:
+    """A dataset (or a run of CSV rows) staged for one DSD, applied in message order."""
+
+    index: int
+    schema: DsdSchema
+    action: Action
+    structure: str
+    rows: int = 0
+
+
+@dataclass
+class _Staged:
+    table: Table
+    columns: list[str]
+    buffer: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class Stage:
+    def __init__(self, conn: Connection, batch_size: int = 10_000) -> None:
+        self.conn = conn
+        self.batch_size = batch_size
+        self.metadata = MetaData()
+        self.staged: dict[str, _Staged] = {}
+        self.segments: list[Segment] = []
+        self._seq = 0
+
+    def table(self, schema: DsdSchema) -> Table:
+        return self._staged(schema).table
+
+    def _staged(self, schema: DsdSchema) -> _Staged:
+        staged = self.staged.get(schema.ref)
+        if staged is None:
+            table = stage_table(schema, self.metadata)
+            table.drop(self.conn, checkfirst=True)
+            table.create(self.conn)
+            staged = self.staged[schema.ref] = _Staged(table, [c.name for c in table.columns])
+        return staged
+
+    def add(self, schema: DsdSchema, dataset: DataSet, row: dict[str, Any]) -> None:
+        if not self.segments or self.segments[-1].index != dataset.index:
+            self.segments.append(Segment(dataset.index, schema, dataset.action, str(dataset.structure)))
+        self.segments[-1].rows += 1
+        staged = self._staged(schema)
+        self._seq += 1
+        row["seq"], row["segment"] = self._seq, dataset.index
+        staged.buffer.append(tuple(row.get(c) for c in staged.columns))
+        if len(staged.buffer) >= self.batch_size:
+            self._flush(staged)
+
+    def flush(self) -> None:
+        for staged in self.staged.values():
+            self._flush(staged)
+
+    def _flush(self, staged: _Staged) -> None:
+        if not staged.buffer:
+            return
+        if self.conn.dialect.name == "postgresql":
+            cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            names = ", ".join(f'"{c}"' for c in staged.columns)
+            with cursor.copy(f'COPY "{staged.table.name}" ({names}) FROM STDIN') as copy:
+                for row in staged.buffer:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(staged.columns))
+            self.conn.exec_driver_sql(f'INSERT INTO "{staged.table.name}" VALUES ({marks})', staged.buffer)
+        staged.buffer.clear()
+
+    def drop(self) -> None:
+        for staged in self.staged.values():
+            staged.table.drop(self.conn, checkfirst=True)
+
+    # --- whole-message checks ---------------------------------------------------------------
+
+    def checks(self) -> Iterator[Issue]:
+        """Duplicates within a dataset, and series attributes with several values in one series."""
+        self.flush()
+        for segment in self.segments:
+            if segment.action is Action.DELETE:
+                continue
+            yield from self._duplicates(segment)
+            yield from self._series_conflicts(segment)
+
+    def _duplicates(self, segment: Segment) -> Iterator[Issue]:
+        schema, table = segment.schema, self.table(segment.schema)
+        keys = [table.c[k.lower()] for k in schema.key_components]
+        first = (
+            select(*keys, func.min(table.c.seq).label("first_seq"))
+            .where(table.c.segment == segment.index).group_by(*keys).having(func.count() > 1).subquery()
+        )
+        original = table.alias("original")
+        query = (
+            select(table.c.location, original.c.location.label("first_location"), *keys)
+            .join(first, and_(*[k == first.c[k.name] for k in keys]))
+            .join(original, original.c.seq == first.c.first_seq)
+            .where(table.c.segment == segment.index, table.c.seq > first.c.first_seq)
+            .order_by(table.c.seq)
+        )
+        for row in self.conn.execute(query):
+            key = ".".join(str(row[k.name]) for k in keys[: len(schema.dimensions)])
+            period = row[keys[-1].name] if schema.time_dimension else None
+            yield make_issue("DUPLICATE_OBSERVATION", f"Observation {key} {period or ''} already given at "
+                             f"{row.first_location}.", where=row.location, series_key=key, period=period)
+
+    def _series_conflicts(self, segment: Segment) -> Iterator[Issue]:
+        schema, table = segment.schema, self.table(segment.schema)
+        dims = [table.c[d.lower()] for d in schema.dimensions]
+        for attr in schema.attributes:
+            if schema.level(attr, schema.time_dimension or "AllDimensions") != "series":
+                continue
+            column = table.c[attr.lower()]
+            query = (
+                select(*dims, func.count(column.distinct()).label("n"), func.min(table.c.location).label("at"))
+                .where(table.c.segment == segment.index).group_by(*dims).having(func.count(column.distinct()) > 1)
+            )
+            for row in self.conn.execute(query):
+                key = ".".join(str(row[d.name]) for d in dims)
+                yield make_issue("ATTRIBUTE_CONFLICT", f"Series {key} has {row.n} different values of {attr}.",
+                                 component=attr, where=row.at, series_key=key)

@@ -1,0 +1,162 @@
+"""Table definitions.
+
+The hub's fixed tables live on ``metadata`` and are created by Alembic migrations. Observation
+tables are derived from each DSD when it is registered (``data_table``), so a DSD pushed by an
+administrator is stored without a code change; ``dsd_table`` records which table serves which DSD.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from exchange.catalog.schema import DsdSchema
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+submission = Table(
+    "submission", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("provider", String(64), nullable=False),  # the reporting data provider (or "ADMIN")
+    Column("token_id", Integer, nullable=True),
+    Column("dataflows", Text, nullable=False, default=""),  # space-separated AGENCY:ID(VERSION)
+    Column("media_type", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size_bytes", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # accepted | rejected
+    Column("http_status", Integer, nullable=False),
+    Column("observations", Integer, nullable=False, default=0),
+    Column("issue_count", Integer, nullable=False, default=0),
+    Column("result", Text, nullable=False),  # the JSON answer given to the client
+)
+
+submission_issue = Table(
+    "submission_issue", metadata,
+    Column("submission_id", String(36), ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("code", String(40), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("component", String(100)),
+    Column("value", Text),
+    Column("series_key", Text),
+    Column("period", String(40)),
+    Column("location", Text),
+    Column("message", Text, nullable=False),
+    Column("fix", Text, nullable=False),
+)
+Index("ix_submission_issue_code", submission_issue.c.submission_id, submission_issue.c.code)
+
+api_token = Table(
+    "api_token", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("provider", String(64), nullable=True),  # NULL for administrators
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("label", String(200), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+structure_document = Table(
+    "structure_document", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("label", String(300), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("submitted_by", Integer, nullable=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+)
+
+dsd_table = Table(
+    "dsd_table", metadata,
+    Column("dsd", String(300), primary_key=True),  # AGENCY:ID(VERSION)
+    Column("table_name", String(63), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Hub-owned columns of every observation table (component columns are the DSD's IDs in lower case).
+SYSTEM_COLUMNS = (
+    "_id", "_period_start", "_period_end", "_submission", "_provider", "_recorded_at", "_superseded_at",
+    "_superseded_by", "_deleted",
+)
+
+
+def table_name(schema: DsdSchema) -> str:
+    raw = f"obs_{schema.agency}_{schema.id}_{schema.version}".lower()
+    return re.sub(r"[^a-z0-9_]", "_", raw)[:63]
+
+
+def data_table(schema: DsdSchema, md: MetaData | None = None) -> Table:
+    """The observation table of a DSD: one row per observation version (history is never overwritten).
+
+    A row is current while ``_superseded_at`` is NULL; ``_deleted`` rows are tombstones recording a Delete,
+    so ``updatedAfter`` can report deletions and ``asOf`` can rebuild any past state.
+    """
+    name = table_name(schema)
+    md = md if md is not None else MetaData()
+    if name in md.tables:
+        return md.tables[name]
+    key_cols = [Column(d.lower(), String(100), nullable=False) for d in schema.dimensions]
+    if schema.time_dimension:
+        key_cols.append(Column(schema.time_dimension.lower(), String(40), nullable=False))
+    table = Table(
+        name, md,
+        Column("_id", Integer, primary_key=True, autoincrement=True),
+        *key_cols,
+        Column("_period_start", String(10)),
+        Column("_period_end", String(10)),
+        _value_column(schema, schema.measure),
+        *[_value_column(schema, a) for a in schema.attributes],
+        Column("_submission", String(36), nullable=False, index=True),
+        Column("_provider", String(64), nullable=False),
+        Column("_recorded_at", DateTime(timezone=True), nullable=False),
+        Column("_superseded_at", DateTime(timezone=True)),
+        Column("_superseded_by", String(36)),
+        Column("_deleted", Boolean, nullable=False, default=False),
+    )
+    Index(f"ix_{name}_key"[:63], *[c for c in key_cols], table.c._superseded_at)
+    Index(f"ix_{name}_rec"[:63], table.c._recorded_at)
+    return table
+
+
+def _value_column(schema: DsdSchema, component: str) -> Column:
+    rule = schema.components[component]
+    if rule.numeric and rule.codes is None:
+        return Column(component.lower(), Float)
+    return Column(component.lower(), Text)
+
+
+def stage_table(schema: DsdSchema, md: MetaData) -> Table:
+    """A temporary table holding one message's validated rows until the whole message is checked."""
+    return Table(
+        "stage_" + table_name(schema)[4:], md,
+        Column("seq", Integer, primary_key=True),
+        Column("segment", Integer, nullable=False),
+        Column("location", Text),
+        *[Column(d.lower(), String(100)) for d in schema.key_components],
+        Column("_period_start", String(10)),
+        Column("_period_end", String(10)),
+        _value_column(schema, schema.measure),
+        *[_value_column(schema, a) for a in schema.attributes],
+        prefixes=["TEMPORARY"],
+    )

@@ -1,0 +1,251 @@
+"""Format-agnostic validation of parsed observations against the shared DSDs.
+
+Each rule has a stable code (documented in the README, checked by tests/test_docs.py). Rules that
+need the whole message (duplicates, conflicting series attributes) run on the staged rows in
+``exchange.store.stage``; everything else runs here, one observation at a time, with set look-ups only.
+Rule numbers refer to the validation table of reference/sdmx-standard.md section 6.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from exchange.catalog import Catalog, DsdSchema
+from exchange.periods import parse_period
+from exchange.rows import Action, DataSet, Issue, Obs, Severity
+
+#: code -> (severity, how to fix). The message of each issue says what and where.
+RULES: dict[str, tuple[Severity, str]] = {
+    "UNKNOWN_STRUCTURE": (Severity.ERROR, "Reference a dataflow or DSD the hub publishes (GET /dataflow)."),
+    "MISSING_STRUCTURE": (Severity.ERROR, "Name the dataflow: message:Structure in SDMX-ML, DATAFLOW or STRUCTURE_ID in SDMX-CSV."),
+    "UNKNOWN_COMPONENT": (Severity.ERROR, "Remove the value or rename it to a component of the DSD."),
+    "MISSING_DIMENSION": (Severity.ERROR, "Give a value for every dimension of the DSD (only Delete may leave some out)."),
+    "UNKNOWN_CODE": (Severity.ERROR, "Use a code of the component's code list (or add a mapping in mappings/)."),
+    "OUTSIDE_CONSTRAINT": (Severity.ERROR, "This value is in the code list but not allowed for this dataflow; check the content constraint."),
+    "BAD_PERIOD": (Severity.ERROR, "Write the period in an SDMX form: 2020, 2020-Q1, 2020-01 or 2020-M01, 2020-W05, 2020-01-31."),
+    "PERIOD_FREQ_MISMATCH": (Severity.ERROR, "Make TIME_PERIOD match FREQ (A: 2020; Q: 2020-Q1; M: 2020-01) or correct FREQ."),
+    "NON_NUMERIC": (Severity.ERROR, "Write a number with a dot as decimal separator and no thousands separator (e.g. 1234.5)."),
+    "VALUE_TOO_LONG": (Severity.ERROR, "Shorten the value to the maximum length allowed."),
+    "PATTERN_MISMATCH": (Severity.ERROR, "Make the value match the pattern of the component's text format."),
+    "MANDATORY_ATTRIBUTE_MISSING": (Severity.ERROR, "Give a value for this mandatory attribute."),
+    "ATTRIBUTE_LEVEL": (Severity.ERROR, "Move the attribute to the level the DSD attaches it to (dataset, series or observation)."),
+    "ATTRIBUTE_CONFLICT": (Severity.ERROR, "Give one value of this series-level attribute for the whole series."),
+    "DUPLICATE_OBSERVATION": (Severity.ERROR, "Keep one observation per series key and period in a dataset."),
+    "PROVIDER_NOT_ALLOWED": (Severity.ERROR, "A data provider may only report observations whose REF_AREA is its own country."),
+    "DELETE_NOT_FOUND": (Severity.WARNING, "Nothing to do: the hub holds no such observation. Check the key if unexpected."),
+    "GROUP_NOT_SUPPORTED": (Severity.ERROR, "The DSD defines no group: attach the attributes to series or observations."),
+    "EMPTY_MESSAGE": (Severity.WARNING, "The message holds no observation."),
+}
+#: Codes that reject a message while the structure itself is unknown: the answer is 404, not 422.
+NOT_FOUND_CODES = frozenset({"UNKNOWN_STRUCTURE"})
+
+
+def make_issue(code: str, message: str, **where: Any) -> Issue:
+    severity, fix = RULES[code]
+    return Issue(code, severity, message, fix, **where)
+
+
+class IssueLog:
+    """Every issue of a message, counted per code and spooled to a temporary file: never capped, flat memory."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.errors = 0
+        self.warnings = 0
+        self._file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def add(self, issue: Issue) -> None:
+        self.counts[issue.code] += 1
+        if issue.severity is Severity.ERROR:
+            self.errors += 1
+        else:
+            self.warnings += 1
+        self._file.write(json.dumps(issue.as_dict()) + "\n")
+
+    def __len__(self) -> int:
+        return self.errors + self.warnings
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield json.loads(line)
+        self._file.seek(0, 2)
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {"code": code, "severity": RULES[code][0].value, "count": n, "fix": RULES[code][1]}
+            for code, n in sorted(self.counts.items())
+        ]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class _DataSetContext:
+    schema: DsdSchema | None
+    levels: dict[str, str]  # attribute -> level expected in this dataset
+
+
+class Validator:
+    """Check observations one by one; yield ``(schema, dataset, row)`` for each observation that passes.
+
+    ``provider`` restricts REF_AREA to one country (a provider token); None means an administrator.
+    """
+
+    def __init__(self, catalog: Catalog, log: IssueLog, provider: str | None = None, max_value_length: int = 1000):
+        self.catalog = catalog
+        self.log = log
+        self.provider = provider
+        self.max_value_length = max_value_length
+        self._contexts: dict[int, _DataSetContext] = {}
+        self.seen = 0
+
+    def rows(self, observations: Iterator[Obs]) -> Iterator[tuple[DsdSchema, DataSet, dict[str, Any]]]:
+        for obs in observations:
+            self.seen += 1
+            ctx = self._context(obs.dataset)
+            if ctx.schema is None:
+                continue
+            row = self.check(ctx, obs)
+            if row is not None:
+                yield ctx.schema, obs.dataset, row
+
+    def _context(self, dataset: DataSet) -> _DataSetContext:
+        ctx = self._contexts.get(id(dataset))
+        if ctx is not None:
+            return ctx
+        schema = None
+        if dataset.structure is None:
+            self.log.add(make_issue("MISSING_STRUCTURE", "The dataset does not say which dataflow or DSD it follows.",
+                                    where=dataset.where))
+        else:
+            schema = self.catalog.schema_for(dataset.structure)
+            if schema is None:
+                self.log.add(make_issue("UNKNOWN_STRUCTURE", f"The hub has no {dataset.structure}.",
+                                        value=str(dataset.structure), where=dataset.where))
+        levels = {}
+        if schema is not None:
+            levels = {a: schema.level(a, dataset.dimension_at_observation) for a in schema.attributes}
+        self._contexts.clear()  # datasets come one after another; keep memory flat
+        ctx = self._contexts[id(dataset)] = _DataSetContext(schema, levels)
+        return ctx
+
+    def check(self, ctx: _DataSetContext, obs: Obs) -> dict[str, Any] | None:
+        schema = ctx.schema
+        assert schema is not None
+        dataset = obs.dataset
+        merged = {**dataset.values, **obs.series, **obs.values}
+        before = self.log.errors
+        row: dict[str, Any] = {"location": obs.where}
+        deleting = dataset.action is Action.DELETE
+        for component, value in merged.items():
+            converted = self._check_value(schema, component, value, merged, obs, deleting)
+            if converted is not None:
+                row[component.lower()] = converted
+        self._check_completeness(schema, merged, obs, deleting, row)
+        if dataset.structured:
+            self._check_levels(ctx, dataset, obs, merged)
+        if self.provider is not None and "REF_AREA" in schema.components:
+            area = merged.get("REF_AREA")
+            if area != self.provider:
+                self._add("PROVIDER_NOT_ALLOWED", f"Provider {self.provider} may not report REF_AREA={area or '(any)'}.",
+                          schema, merged, obs, component="REF_AREA", value=area)
+        return row if self.log.errors == before else None
+
+    def _check_value(self, schema: DsdSchema, component: str, value: str, merged: dict[str, str], obs: Obs,
+                     deleting: bool) -> Any:
+        rule = schema.components.get(component)
+        if rule is None:
+            self._add("UNKNOWN_COMPONENT", f"{component} is not a component of {schema.ref}.", schema, merged, obs,
+                      component=component, value=value[:200])
+            return None
+        if len(value) > (rule.max_length or self.max_value_length) or len(value) > self.max_value_length:
+            self._add("VALUE_TOO_LONG", f"{component} has {len(value)} characters; at most "
+                      f"{min(rule.max_length or self.max_value_length, self.max_value_length)} are allowed.",
+                      schema, merged, obs, component=component, value=value[:200] + "...")
+            return None
+        if rule.role == "time":
+            return value
+        if deleting and rule.role in ("attribute", "measure"):
+            return value  # SDMX 3.1 Delete: "it is sufficient to use any valid value" to mark what to delete
+        if rule.codes is not None:
+            if value not in rule.codes:
+                self._add("UNKNOWN_CODE", f"{value!r} is not a code of {rule.codelist} ({component}).", schema, merged,
+                          obs, component=component, value=value)
+                return None
+            allowed = schema.allowed.get(component)
+            if (allowed is not None and value not in allowed) or value in schema.excluded.get(component, ()):
+                self._add("OUTSIDE_CONSTRAINT", f"{component}={value} is outside the allowed content of "
+                          f"{schema.ref} ({', '.join(schema.constraint_ids)}).", schema, merged, obs,
+                          component=component, value=value)
+                return None
+            return value
+        if rule.numeric:
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+                self._add("NON_NUMERIC", f"{component}={value!r} is not a number.", schema, merged, obs,
+                          component=component, value=value)
+            return None if math.isnan(number) else number
+        if rule.pattern is not None and not rule.pattern.fullmatch(value):
+            self._add("PATTERN_MISMATCH", f"{component}={value!r} does not match {rule.pattern.pattern}.", schema,
+                      merged, obs, component=component, value=value)
+        return value
+
+    def _check_completeness(self, schema: DsdSchema, merged: dict[str, str], obs: Obs, deleting: bool,
+                            row: dict[str, Any]) -> None:
+        if not deleting:
+            for dim in schema.dimensions:
+                if dim not in merged:
+                    self._add("MISSING_DIMENSION", f"Dimension {dim} has no value.", schema, merged, obs, component=dim)
+        time_dim = schema.time_dimension
+        if time_dim is None:
+            return
+        period_text = merged.get(time_dim)
+        if period_text is None:
+            if not deleting:
+                self._add("MISSING_DIMENSION", f"{time_dim} has no value.", schema, merged, obs, component=time_dim)
+        else:
+            period = parse_period(period_text)
+            if period is None:
+                self._add("BAD_PERIOD", f"{period_text!r} is not an SDMX time period.", schema, merged, obs,
+                          component=time_dim, value=period_text)
+            else:
+                freq = merged.get("FREQ")
+                if freq in ("A", "S", "Q", "M", "W", "D") and period.freq != freq:
+                    self._add("PERIOD_FREQ_MISMATCH", f"{time_dim}={period_text} is not a period of frequency {freq}.",
+                              schema, merged, obs, component=time_dim, value=period_text)
+                row[time_dim.lower()] = period.canonical
+                row["_period_start"], row["_period_end"] = period.start, period.end
+        if not deleting and obs.values:
+            for attr in schema.attributes:
+                if schema.components[attr].mandatory and attr not in merged:
+                    self._add("MANDATORY_ATTRIBUTE_MISSING", f"Mandatory attribute {attr} is missing.", schema,
+                              merged, obs, component=attr)
+
+    def _check_levels(self, ctx: _DataSetContext, dataset: DataSet, obs: Obs, merged: dict[str, str]) -> None:
+        assert ctx.schema is not None
+        for given, where in ((obs.values, "obs"), (obs.series, "series"), (dataset.values, "dataset")):
+            for component in given:
+                expected = ctx.levels.get(component)
+                if expected is not None and expected != where:
+                    self._add("ATTRIBUTE_LEVEL", f"{component} is given at {where} level; with dimensionAtObservation="
+                              f"{dataset.dimension_at_observation} the DSD attaches it at {expected} level.",
+                              ctx.schema, merged, obs, component=component, value=given[component])
+
+    def _add(self, code: str, message: str, schema: DsdSchema, merged: dict[str, str], obs: Obs, **extra: Any) -> None:
+        key = ".".join(merged.get(d, "*") for d in schema.dimensions)
+        period = merged.get(schema.time_dimension) if schema.time_dimension else None
+        component = extra.get("component")
+        if obs.national and component in obs.national:
+            message += f" (mapped from the national code {obs.national[component]!r})"
+        self.log.add(make_issue(code, message, where=obs.where, series_key=key, period=period, **extra))
