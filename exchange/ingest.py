@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from exchange.body import Body, open_decoded, peek
-from exchange.catalog import Catalog, DsdSchema
+from exchange.catalog import Catalog
 from exchange.locks import ScopeBusy, ScopeLocks
 from exchange.mapping import Mappings
 from exchange.media import detect
@@ -28,7 +28,7 @@ from exchange.store.registry import DataTables
 from exchange.store.stage import Segment, Stage
 from exchange.store.tables import submission, submission_issue
 from exchange.store.write import Counts, WriteContext, apply_segment
-from exchange.validate import NOT_FOUND_CODES, IssueLog, Validator
+from exchange.validate import NOT_FOUND_CODES, IssueLog, Validator, make_issue
 
 PREVIEW_ISSUES = 100
 
@@ -113,17 +113,22 @@ class Ingestor:
         except _Rejected:
             return self._rejection_status(run)
 
-    def _in_transaction(self, conn: Connection, locks: ScopeLocks, run: _Run, observations: Iterator[Obs],
-                        body: Body, content_type: str | None) -> int:
+    def check(self, conn: Connection, run: _Run, observations: Iterator[Obs]) -> Stage:
+        """Validate every observation and stage the good ones; whole-message checks included. Writes no data."""
         stage = Stage(conn, self.settings.insert_batch_size)
         provider = None if run.principal.is_admin else run.principal.provider
         validator = Validator(self.catalog, run.log, provider, self.settings.max_value_length)
-        for schema, dataset, row in validator.rows(self._locked(observations, locks, run)):
+        for schema, dataset, row in validator.rows(observations):
             stage.add(schema, dataset, row)
         run.observations = validator.seen
         for issue in stage.checks():
             run.log.add(issue)
         run.segments = stage.segments
+        return stage
+
+    def _in_transaction(self, conn: Connection, locks: ScopeLocks, run: _Run, observations: Iterator[Obs],
+                        body: Body, content_type: str | None) -> int:
+        stage = self.check(conn, run, self._locked(observations, locks, run))
         if run.log.errors:
             raise _Rejected
         ctx = WriteContext(conn, run.submission_id, run.principal.reporter, run.received_at)
@@ -135,8 +140,6 @@ class Ingestor:
                 run.log.add(issue)
         stage.drop()
         if run.observations == 0:
-            from exchange.validate import make_issue
-
             run.log.add(make_issue("EMPTY_MESSAGE", "The message holds no observation."))
         outcome = self._outcome(run, 200)
         self._write_submission(conn, run, body, content_type, outcome)
@@ -231,5 +234,42 @@ def _summary(accepted: bool, run: _Run, datasets: list[dict[str, Any]]) -> str:
     return f"rejected: {run.log.errors} errors, {run.log.warnings} warnings; nothing was stored"
 
 
-def schema_dimensions(schema: DsdSchema) -> tuple[str, ...]:
-    return schema.key_components
+
+def validate_only(catalog: Catalog, settings: Settings, stream_factory: Any, content_type: str | None,
+                  provider: str | None, mappings: Mappings | None = None) -> tuple[int, dict[str, Any], IssueLog]:
+    """Run exactly the server's parse, mapping and validation rules with no hub database.
+
+    Rows are staged in a throwaway SQLite file (for the whole-message checks); nothing is stored. Returns
+    (the HTTP status the hub would answer, the answer body, the issue log) - the log must be closed by the caller.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from exchange.store.engine import make_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(Settings(database_url=f"sqlite:///{Path(tmp) / 'stage.db'}"))
+        ingestor = Ingestor(engine, catalog, DataTables(), settings, mappings)
+        principal = Principal(None, provider, provider is None)
+        run = _Run("(not submitted)", datetime.now(UTC), principal)
+        status = 200
+        try:
+            stream = stream_factory()
+            fmt = detect(content_type, peek(stream))
+            with begin_write(engine) as conn:
+                ingestor.check(conn, run, ingestor.mappings.remap(parser_for(fmt)(stream), provider))
+                conn.rollback()
+            if run.log.errors:
+                status = ingestor._rejection_status(run)
+        except MessageError as exc:
+            run.log.add(exc.issue)
+            status = exc.status
+        finally:
+            engine.dispose()
+        outcome = ingestor._outcome(run, status)
+        if status == 200:
+            outcome.body["status"] = "valid"
+            outcome.body["message"] = f"valid: {run.observations} observations would be accepted"
+        else:
+            outcome.body["message"] = outcome.body["message"].replace("nothing was stored", "the hub would reject it")
+        return status, outcome.body, run.log

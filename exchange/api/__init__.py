@@ -1,0 +1,1 @@
+"""HTTP surface: each handler reads the request, makes one call, returns a response."""

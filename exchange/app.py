@@ -1,0 +1,51 @@
+"""The FastAPI application: built from Settings, state on app.state (nothing at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from exchange import __version__
+from exchange.api import structures, submissions
+from exchange.auth import AuthError
+from exchange.hub import Hub, open_hub
+from exchange.rows import MessageError
+from exchange.settings import Settings
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = hub is None
+        app.state.hub = hub or open_hub(settings)
+        yield
+        if own:
+            app.state.hub.close()
+
+    app = FastAPI(title="exchange: SDMX hub for migration statistics", version=__version__, lifespan=lifespan)
+    app.include_router(submissions.router)
+    app.include_router(structures.router)
+
+    @app.exception_handler(MessageError)
+    async def message_error(_request: Request, exc: MessageError) -> JSONResponse:
+        body = {"status": "rejected", "code": exc.status, "message": exc.issue.message, "issues": {
+            "errors": 1, "warnings": 0, "first": [exc.issue.as_dict()]}}
+        return JSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(_request: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc)}, exc.status, headers)
+
+    @app.get("/health", tags=["service"])
+    def health(request: Request) -> dict[str, object]:
+        current: Hub = request.app.state.hub
+        return {"status": "ok", "version": __version__, "dataflows": sorted(
+            f"{a}:{i}({v})" for a, i, v in current.catalog.dataflows)}
+
+    return app

@@ -1,0 +1,66 @@
+"""The running hub's state: engine, catalog, derived tables and the ingestor, built once from Settings."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, inspect
+
+from exchange.catalog import Catalog, load_catalog
+from exchange.ingest import Ingestor
+from exchange.mapping import Mappings
+from exchange.settings import REPO_ROOT, Settings
+from exchange.store.engine import make_engine
+from exchange.store.registry import DataTables, ensure_all, stored_structures
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(REPO_ROOT / "alembic"))
+    config.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d_%%(slug)s")
+    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(settings: Settings) -> None:
+    command.upgrade(alembic_config(settings), "head")
+
+
+def database_is_empty(engine: Engine) -> bool:
+    return not inspect(engine).has_table("alembic_version")
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    catalog: Catalog
+    tables: DataTables
+    mappings: Mappings
+    structure_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.engine, self.catalog, self.tables, self.settings, self.mappings)
+
+    def reload_catalog(self) -> None:
+        self.catalog = load_catalog(Path(self.settings.structures_dir), stored_structures(self.engine))
+        ensure_all(self.engine, self.catalog, self.tables)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
+    """Connect, create the fixed tables on an empty database, load structures (shipped and pushed)."""
+    engine = make_engine(settings)
+    if migrate and database_is_empty(engine):
+        upgrade_database(settings)
+    catalog = load_catalog(Path(settings.structures_dir), stored_structures(engine))
+    tables = DataTables()
+    ensure_all(engine, catalog, tables)
+    return Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)))
