@@ -42,6 +42,13 @@ RULES: dict[str, tuple[Severity, str]] = {
     "GROUP_NOT_SUPPORTED": (Severity.ERROR, "The DSD defines no group: attach the attributes to series or observations."),
     "EMPTY_MESSAGE": (Severity.WARNING, "The message holds no observation."),
 }
+#: Codes of messages that cannot be read at all (exchange.rows.MessageError); each carries its own fix text.
+MESSAGE_CODES = {
+    "XML_NOT_WELL_FORMED": 400, "XML_DTD_FORBIDDEN": 400, "NOT_SDMX_DATA": 415, "STRUCTURE_NOT_DATA": 400,
+    "UNSUPPORTED_MEDIA_TYPE": 415, "UNRECOGNISED_CONTENT": 415, "UNSUPPORTED_FORMAT": 415, "TOO_LARGE": 413,
+    "BAD_COMPRESSION": 400, "NOT_UTF8": 400, "CSV_MALFORMED": 400, "CSV_BAD_HEADER": 400, "CSV_BAD_STRUCTURE": 400,
+    "CSV_BAD_ACTION": 400, "CSV_EMPTY": 400,
+}
 #: Codes that reject a message while the structure itself is unknown: the answer is 404, not 422.
 NOT_FOUND_CODES = frozenset({"UNKNOWN_STRUCTURE"})
 
@@ -56,12 +63,14 @@ class IssueLog:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.fixes: dict[str, tuple[str, str]] = {}  # code -> (severity, fix)
         self.errors = 0
         self.warnings = 0
         self._file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def add(self, issue: Issue) -> None:
         self.counts[issue.code] += 1
+        self.fixes.setdefault(issue.code, (issue.severity.value, issue.fix))
         if issue.severity is Severity.ERROR:
             self.errors += 1
         else:
@@ -80,7 +89,7 @@ class IssueLog:
 
     def summary(self) -> list[dict[str, Any]]:
         return [
-            {"code": code, "severity": RULES[code][0].value, "count": n, "fix": RULES[code][1]}
+            {"code": code, "severity": self.fixes[code][0], "count": n, "fix": self.fixes[code][1]}
             for code, n in sorted(self.counts.items())
         ]
 

@@ -60,7 +60,7 @@ class Catalog:
             for artefact in found.values():
                 if not _stub(artefact):
                     target[_key(artefact)] = artefact
-                    added.append(str(artefact.urn or _key(artefact)))
+                    added.append(artefact.urn or f"{type(artefact).__name__}={_ref(_key(artefact))}")
         self.sources.append(data)
         return added
 
@@ -109,6 +109,9 @@ class Catalog:
             return table.get((ref.agency, ref.id, ref.version))
         versions = [k for k in table if k[0] == ref.agency and k[1] == ref.id]
         return table[max(versions, key=lambda k: _version_tuple(k[2]))] if versions else None
+
+    def schema_for_ref(self, agency: str, flow: str, version: str = "") -> DsdSchema | None:
+        return self.schema_for(StructureRef("dataflow", agency, flow, version))
 
     def dataflow_for_dsd(self, schema: DsdSchema) -> tuple[str, str, str] | None:
         for key, flow in self.dataflows.items():

@@ -20,6 +20,7 @@ MESSAGE_NS = (V21 + "message",)
 GENERIC_NS = V21 + "data/generic"
 SS_NS = V21 + "data/structurespecific"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XSI_TYPE = f"{{{XSI_NS}}}type"
 DATA_ROOTS = {"GenericData", "GenericTimeSeriesData", "StructureSpecificData", "StructureSpecificTimeSeriesData"}
 #: DataSet attributes defined by SDMX itself (SDMXDataStructureSpecific.xsd DataSetType), not DSD attributes.
 DATASET_SDMX_ATTRS = {
@@ -49,7 +50,8 @@ class _Reader:
         self.series_line = 0
         self.series_has_obs = False
         self.generic = False
-        self.obs_values: dict[str, str] = {}
+        self.series_count = 0  # series read so far, for locations in one-line messages
+        self.obs_in_series = 0
 
     # --- header --------------------------------------------------------------------------
 
@@ -122,6 +124,8 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
             elif name == "Series":
                 reader.series, reader.series_has_obs = ({} if reader.generic else _plain(elem.attrib)), False
                 reader.series_line = elem.sourceline
+                reader.series_count += 1
+                reader.obs_in_series = 0
             elif name == "Group":
                 raise_group(elem)
             continue
@@ -134,7 +138,7 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
             yield obs
         elif name == "Series":
             if not reader.series_has_obs and reader.dataset is not None:
-                yield Obs(reader.dataset, reader.series, {}, f"line {reader.series_line}")
+                yield Obs(reader.dataset, reader.series, {}, f"line {reader.series_line}, series {reader.series_count}")
             reader.series = {}
             elem.clear(keep_tail=False)
             _drop_previous(elem)
@@ -147,8 +151,7 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
         elif name == "DataSetAction" and _local(elem.getparent().tag) == "Header":
             reader.header_action = Action.from_wire((elem.text or "").strip())
         elif name == "DataSet":
-            if reader.dataset is None or reader.dataset.structure is None and not reader.structures:
-                pass
+            reader.series_count = reader.obs_in_series = 0
             elem.clear(keep_tail=False)
             _drop_previous(elem)
 
@@ -183,7 +186,14 @@ def _obs(reader: _Reader, elem: Any) -> Obs:
         values = _generic_obs(dataset, elem)
     else:
         values = _plain(elem.attrib)
-    return Obs(dataset, reader.series, values, f"line {elem.sourceline}")
+        measure_type = elem.get(XSI_TYPE)
+        if measure_type and dataset.dimension_at_observation not in values:
+            # explicitMeasures (SDMX 2.1 structure-specific): the measure dimension's value is the Obs xsi:type.
+            values[dataset.dimension_at_observation] = measure_type.rsplit(":", 1)[-1]
+    reader.obs_in_series += 1
+    where = f"line {elem.sourceline}, series {reader.series_count}, obs {reader.obs_in_series}"
+    return Obs(dataset, reader.series, values, where if reader.series_count else f"line {elem.sourceline}, obs "
+               f"{reader.obs_in_series}")
 
 
 def _generic_obs(dataset: DataSet, elem: Any) -> dict[str, str]:

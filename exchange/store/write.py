@@ -144,16 +144,17 @@ def _delete(ctx: WriteContext, segment: Segment, obs: Table, stage: Table) -> tu
     counts = Counts()
     watermark = _watermark(ctx.conn, obs)
     keys = [k.lower() for k in schema.key_components]
-    targets = select(obs.c._id).where(_current(obs), obs.c._id <= watermark,
-                                      select(literal(1)).select_from(stage).where(in_segment, whole, _key_match(
-                                          obs, stage, schema, wildcard=True)).exists())
+    matches_whole_delete = (
+        select(literal(1)).select_from(stage)
+        .where(in_segment, whole, _key_match(obs, stage, schema, wildcard=True)).exists()
+    )
     tombstones = select(
         *[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end,
         literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), literal(True),
-    ).where(obs.c._id.in_(targets))
-    result = ctx.conn.execute(insert(obs).from_select(
+    ).where(_current(obs), obs.c._id <= watermark, matches_whole_delete)
+    ctx.conn.execute(insert(obs).from_select(
         [*keys, "_period_start", "_period_end", "_submission", "_provider", "_recorded_at", "_deleted"], tombstones))
-    counts.deleted += max(result.rowcount or 0, 0)
+    counts.deleted += _written_since(ctx, obs, watermark)
     _supersede(ctx, obs, schema, watermark)
     for row in ctx.conn.execute(select(stage).where(in_segment, ~whole).order_by(stage.c.seq)).mappings():
         counts.replaced += _delete_values(ctx, schema, obs, row, values)
@@ -166,13 +167,19 @@ def _delete_values(ctx: WriteContext, schema: DsdSchema, obs: Table, row: Any, v
     match = and_(*[obs.c[k] == row[k] for k in keys if row[k] is not None], _current(obs))
     watermark = _watermark(ctx.conn, obs)
     new_values = [literal(None).label(n) if row[n] is not None else obs.c[n] for n in values]
-    result = ctx.conn.execute(insert(obs).from_select(
+    ctx.conn.execute(insert(obs).from_select(
         [*keys, "_period_start", "_period_end", *values, "_submission", "_provider", "_recorded_at", "_deleted"],
         select(*[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end, *new_values,
                literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), literal(False)).where(match),
     ))
     _supersede(ctx, obs, schema, watermark)
-    return max(result.rowcount or 0, 0)
+    return _written_since(ctx, obs, watermark)
+
+
+def _written_since(ctx: WriteContext, obs: Table, watermark: int) -> int:
+    """Rows this submission wrote after ``watermark`` (driver-independent; DBAPI rowcount is not, for INSERT..SELECT)."""
+    query = select(func.count()).where(obs.c._id > watermark, obs.c._submission == ctx.submission_id)
+    return int(ctx.conn.execute(query).scalar_one())
 
 
 def _not_found(row: Any, schema: DsdSchema) -> Issue:
