@@ -102,7 +102,7 @@ class Ingestor:
     def _process(self, run: _Run, body: Body, content_type: str | None) -> int:
         stream = open_decoded(body, self.settings.max_upload_bytes)
         fmt = detect(content_type, peek(stream))
-        observations = self.mappings.remap(parser_for(fmt)(stream), run.principal.provider)
+        observations = self.mappings.remap(parser_for(fmt)(stream), run.principal.provider, self.catalog)
         try:
             with begin_write(self.engine) as conn:
                 locks = ScopeLocks(conn)
@@ -257,7 +257,7 @@ def validate_only(catalog: Catalog, settings: Settings, stream_factory: Any, con
             stream = stream_factory()
             fmt = detect(content_type, peek(stream))
             with begin_write(engine) as conn:
-                ingestor.check(conn, run, ingestor.mappings.remap(parser_for(fmt)(stream), provider))
+                ingestor.check(conn, run, ingestor.mappings.remap(parser_for(fmt)(stream), provider, catalog))
                 conn.rollback()
             if run.log.errors:
                 status = ingestor._rejection_status(run)

@@ -3,6 +3,9 @@
 ``mappings/`` holds reviewable CSV files ``<PROVIDER>/<COMPONENT>.csv`` (or ``_all/<COMPONENT>.csv`` for every
 provider) with the columns of an SDMX ValueMap: ``source,target,valid_from,valid_to`` (validity in ISO dates,
 compared with the observation's period; empty = open). A provider's own file wins over ``_all``.
+
+A value is mapped only when it is not already a code of the component in the dataset's DSD and the target
+is: a valid shared code is never rewritten, and other DSDs (pushed by administrators) are left alone.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exchange.catalog import Catalog, DsdSchema
 from exchange.periods import parse_period
-from exchange.rows import Obs
+from exchange.rows import DataSet, Obs
 
 ALL = "_all"
 
@@ -53,26 +57,38 @@ class Mappings:
             merged.setdefault(component, {}).update(sources)
         return merged
 
-    def remap(self, observations: Iterator[Obs], provider: str | None) -> Iterator[Obs]:
+    def remap(self, observations: Iterator[Obs], provider: str | None, catalog: Catalog) -> Iterator[Obs]:
         table = self.for_provider(provider)
         if not table:
             yield from observations
             return
+        last: DataSet | None = None
+        schema: DsdSchema | None = None
         for obs in observations:
-            period = obs.values.get("TIME_PERIOD") or obs.series.get("TIME_PERIOD")
-            day = parsed.start if period and (parsed := parse_period(period)) else ""
-            obs.series = _map(obs, obs.series, table, day)
-            obs.values = _map(obs, obs.values, table, day)
+            if obs.dataset is not last:
+                last = obs.dataset
+                schema = catalog.schema_for(last.structure) if last.structure is not None else None
+            if schema is not None:
+                period = obs.values.get("TIME_PERIOD") or obs.series.get("TIME_PERIOD")
+                day = parsed.start if period and (parsed := parse_period(period)) else ""
+                obs.series = _map(obs, obs.series, table, schema, day)
+                obs.values = _map(obs, obs.values, table, schema, day)
             yield obs
 
 
-def _map(obs: Obs, values: dict[str, str], table: dict[str, dict[str, list[Rule]]], day: str) -> dict[str, str]:
+def _map(obs: Obs, values: dict[str, str], table: dict[str, dict[str, list[Rule]]], schema: DsdSchema,
+         day: str) -> dict[str, str]:
     changed: dict[str, str] | None = None
     for component, value in values.items():
         sources = table.get(component)
         if not sources or value not in sources:
             continue
+        rule_codes = schema.components[component].codes if component in schema.components else None
+        if rule_codes is None or value in rule_codes:
+            continue
         for rule in sources[value]:
+            if rule.target not in rule_codes:
+                continue
             if (not rule.valid_from or day >= rule.valid_from) and (not rule.valid_to or not day or day <= rule.valid_to):
                 if changed is None:
                     changed = dict(values)

@@ -166,9 +166,14 @@ def age_codes() -> list[tuple[str, str]]:
     return codes
 
 
+#: Versions of the SDMX global code lists whose content is reproduced here (sdmx-standard.md section 7).
+SDMX_VERSIONS = {"CL_OBS_STATUS": "2.2", "CL_CONF_STATUS": "1.3", "CL_UNIT_MULT": "1.1", "CL_DECIMALS": "1.0"}
+
+
 def codelist(parent: etree._Element, cl_id: str, agency: str, title: str) -> etree._Element:
-    cl = el(parent, STR, "Codelist", id=cl_id, agencyID=agency, version="1.0", isFinal="true",
-            urn=f"urn:sdmx:org.sdmx.infomodel.codelist.Codelist={agency}:{cl_id}(1.0)")
+    version = SDMX_VERSIONS.get(cl_id, "1.0") if agency == "SDMX" else "1.0"
+    cl = el(parent, STR, "Codelist", id=cl_id, agencyID=agency, version=version, isFinal="true",
+            urn=f"urn:sdmx:org.sdmx.infomodel.codelist.Codelist={agency}:{cl_id}({version})")
     name(cl, title)
     return cl
 
@@ -281,7 +286,8 @@ def local_repr(parent: etree._Element, concept: str, time: bool = False) -> None
     if cl_id:
         enum = el(rep, STR, "Enumeration")
         agency = "SDMX" if cl_id in SDMX_AGENCY_CODELISTS else "UNECE"
-        etree.SubElement(enum, "Ref", id=cl_id, version="1.0", agencyID=agency, package="codelist",
+        version = SDMX_VERSIONS.get(cl_id, "1.0") if agency == "SDMX" else "1.0"
+        etree.SubElement(enum, "Ref", id=cl_id, version=version, agencyID=agency, package="codelist",
                          **{"class": "Codelist"})
     elif time:
         el(rep, STR, "TextFormat", textType="ObservationalTimePeriod")

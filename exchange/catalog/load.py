@@ -66,13 +66,15 @@ class Catalog:
 
     def resolve(self) -> None:
         """Check every reference and compile one schema per dataflow (and per DSD)."""
-        codelists_by_urn = {cl.urn: cl for cl in self.codelists.values()}
+        # Codelists and concept schemes (a 2.1 MeasureDimension is enumerated by a concept scheme).
+        schemes = {**self.concept_schemes, **self.codelists}
         problems: list[str] = []
         for key, dsd in self.dsds.items():
             for component in _components(dsd):
                 rep = component.local_representation
-                if rep is not None and rep.enumerated is not None and rep.enumerated.urn not in codelists_by_urn:
-                    problems.append(f"DSD {_ref(key)} component {component.id} uses missing {rep.enumerated.urn}")
+                if rep is not None and rep.enumerated is not None and _key(rep.enumerated) not in schemes:
+                    problems.append(f"DSD {_ref(key)} component {component.id} uses missing "
+                                    f"{type(rep.enumerated).__name__} {_ref(_key(rep.enumerated))}")
         dsd_of_flow: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         for key, flow in self.dataflows.items():
             target = _key(flow.structure) if flow.structure is not None else None
@@ -89,10 +91,10 @@ class Catalog:
         self.schemas.clear()
         self.dsd_schemas.clear()
         for key, dsd in self.dsds.items():
-            self.dsd_schemas[key] = compile_dsd(dsd, codelists_by_urn, self._constraints_on({key}))
+            self.dsd_schemas[key] = compile_dsd(dsd, schemes, self._constraints_on({key}))
         for key, dsd_key in dsd_of_flow.items():
             constraints = self._constraints_on({key, dsd_key})
-            self.schemas[key] = compile_dsd(self.dsds[dsd_key], codelists_by_urn, constraints)
+            self.schemas[key] = compile_dsd(self.dsds[dsd_key], schemes, constraints)
 
     def _constraints_on(self, keys: set[tuple[str, str, str]]) -> list[Any]:
         return [

@@ -97,6 +97,10 @@ def _facets(rep: Any) -> tuple[bool, int | None, re.Pattern[str] | None]:
     return numeric, max_length, pattern
 
 
+def item_scheme_key(scheme: Any) -> tuple[str, str, str]:
+    return (scheme.maintainer.id, scheme.id, str(scheme.version))
+
+
 def _codes(codelist: Any) -> frozenset[str]:
     return frozenset(code.id for code in codelist)
 
@@ -105,8 +109,8 @@ def _cl_ref(codelist: Any) -> str:
     return f"{codelist.maintainer.id}:{codelist.id}({codelist.version})"
 
 
-def compile_dsd(dsd: Any, codelists: dict[str, Any], constraints: list[Any]) -> DsdSchema:
-    """Build the schema of ``dsd``; ``codelists`` maps codelist URNs to full (non-stub) codelists."""
+def compile_dsd(dsd: Any, codelists: dict[tuple[str, str, str], Any], constraints: list[Any]) -> DsdSchema:
+    """Build the schema of ``dsd``; ``codelists`` maps (agency, id, version) to full (non-stub) item schemes."""
     components: dict[str, ComponentRule] = {}
 
     def rule(component: Any, role: str, **extra: Any) -> ComponentRule:
@@ -114,7 +118,7 @@ def compile_dsd(dsd: Any, codelists: dict[str, Any], constraints: list[Any]) -> 
         codes = cl_ref = None
         numeric, max_length, pattern = _facets(rep)
         if rep is not None and rep.enumerated is not None:
-            full = codelists[rep.enumerated.urn]
+            full = codelists[item_scheme_key(rep.enumerated)]
             codes, cl_ref = _codes(full), _cl_ref(full)
         return ComponentRule(component.id, role, codes, cl_ref, numeric, max_length, pattern, **extra)
 

@@ -118,8 +118,8 @@ class Stage:
             .order_by(table.c.seq)
         )
         for row in self.conn.execute(query):
-            key = ".".join(str(row[k.name]) for k in keys[: len(schema.dimensions)])
-            period = row[keys[-1].name] if schema.time_dimension else None
+            key = ".".join(str(row._mapping[k.name]) for k in keys[: len(schema.dimensions)])
+            period = row._mapping[keys[-1].name] if schema.time_dimension else None
             yield make_issue("DUPLICATE_OBSERVATION", f"Observation {key} {period or ''} already given at "
                              f"{row.first_location}.", where=row.location, series_key=key, period=period)
 
@@ -135,6 +135,6 @@ class Stage:
                 .where(table.c.segment == segment.index).group_by(*dims).having(func.count(column.distinct()) > 1)
             )
             for row in self.conn.execute(query):
-                key = ".".join(str(row[d.name]) for d in dims)
+                key = ".".join(str(row._mapping[d.name]) for d in dims)
                 yield make_issue("ATTRIBUTE_CONFLICT", f"Series {key} has {row.n} different values of {attr}.",
                                  component=attr, where=row.at, series_key=key)
