@@ -64,15 +64,31 @@ class Mappings:
             return
         last: DataSet | None = None
         schema: DsdSchema | None = None
+        series_in: dict[str, str] | None = None
+        series_out: dict[str, str] = {}
+        series_national: dict[str, str] | None = None
+        dated = any(r.valid_from or r.valid_to for m in table.values() for rules in m.values() for r in rules)
         for obs in observations:
             if obs.dataset is not last:
                 last = obs.dataset
                 schema = catalog.schema_for(last.structure) if last.structure is not None else None
-            if schema is not None:
+                series_in = None
+            if schema is None:
+                yield obs
+                continue
+            day = ""
+            if dated:
                 period = obs.values.get("TIME_PERIOD") or obs.series.get("TIME_PERIOD")
                 day = parsed.start if period and (parsed := parse_period(period)) else ""
-                obs.series = _map(obs, obs.series, table, schema, day)
-                obs.values = _map(obs, obs.values, table, schema, day)
+            # One series dict is shared by all its observations: map it once, keep sharing the result.
+            if obs.series is not series_in or dated:
+                series_in = obs.series
+                series_out = _map(obs, obs.series, table, schema, day)
+                series_national = obs.national
+            elif series_national:
+                obs.national = dict(series_national)
+            obs.series = series_out
+            obs.values = _map(obs, obs.values, table, schema, day)
             yield obs
 
 

@@ -66,7 +66,7 @@ def detect(content_type: str | None, head: bytes) -> Format:
     if fmt is None:
         raise MessageError("UNRECOGNISED_CONTENT", "The body is neither SDMX-ML nor SDMX-CSV.",
                            "Check that you are sending the SDMX file itself (UTF-8 XML or CSV), not another file.",
-                           status=415 if base in GENERIC_TYPES and base else 400)
+                           status=415)
     if fmt not in SUPPORTED_INPUT:
         raise MessageError("UNSUPPORTED_FORMAT", f"{fmt.label} input is not accepted yet.",
                            "Send SDMX-ML 2.1 or SDMX-CSV 1.0/2.0 instead.", status=415)

@@ -13,6 +13,7 @@ D ``YYYY-MM-DD``.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -42,6 +43,7 @@ def _month_span(year: int, first: int, months: int) -> tuple[date, date]:
     return date(year, first, 1), date(year, last, calendar.monthrange(year, last)[1])
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_period(text: str) -> Period | None:
     """Parse an SDMX time period; None when it is not one the hub accepts.
 

@@ -13,7 +13,7 @@ import math
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from exchange.catalog import Catalog, DsdSchema
@@ -97,16 +97,30 @@ class IssueLog:
         self._file.close()
 
 
+_MISSING = object()
+
+
 @dataclass
 class _DataSetContext:
     schema: DsdSchema | None
     levels: dict[str, str]  # attribute -> level expected in this dataset
+    # Values already found valid, per coded component: a repeated code costs one dict look-up.
+    ok: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The series being read (parsers share one dict per series): its checked part is reused for each obs.
+    series: dict[str, str] | None = None
+    series_row: dict[str, Any] = field(default_factory=dict)
+    series_values: dict[str, str] = field(default_factory=dict)
+    series_failed: bool = False
+    missing: tuple[str, ...] = ()  # key components not given at dataset or series level
+    mandatory: tuple[str, ...] = ()  # mandatory attributes not given at dataset or series level
 
 
 class Validator:
     """Check observations one by one; yield ``(schema, dataset, row)`` for each observation that passes.
 
     ``provider`` restricts REF_AREA to one country (a provider token); None means an administrator.
+    Dataset- and series-level values are checked once per series (parsers share the series dict), so the
+    per-observation cost is the observation's own values.
     """
 
     def __init__(self, catalog: Catalog, log: IssueLog, provider: str | None = None, max_value_length: int = 1000):
@@ -150,36 +164,91 @@ class Validator:
     def check(self, ctx: _DataSetContext, obs: Obs) -> dict[str, Any] | None:
         schema = ctx.schema
         assert schema is not None
-        dataset = obs.dataset
-        merged = {**dataset.values, **obs.series, **obs.values}
+        if obs.series is not ctx.series:
+            self._start_series(ctx, obs)
         before = self.log.errors
-        row: dict[str, Any] = {"location": obs.where}
+        dataset = obs.dataset
         deleting = dataset.action is Action.DELETE
-        for component, value in merged.items():
-            converted = self._check_value(schema, component, value, merged, obs, deleting)
+        row = dict(ctx.series_row)
+        row["location"] = obs.where
+        values = obs.values
+        for component, value in values.items():
+            converted = self._value(ctx, component, value, obs, deleting)
             if converted is not None:
                 row[component.lower()] = converted
-        self._check_completeness(schema, merged, obs, deleting, row)
+        self._check_completeness(ctx, obs, deleting, row)
         if dataset.structured:
-            self._check_levels(ctx, dataset, obs, merged)
-        if self.provider is not None and "REF_AREA" in schema.components:
-            area = merged.get("REF_AREA")
-            if area != self.provider:
-                self._add("PROVIDER_NOT_ALLOWED", f"Provider {self.provider} may not report REF_AREA={area or '(any)'}.",
-                          schema, merged, obs, component="REF_AREA", value=area)
-        return row if self.log.errors == before else None
+            for component in values:
+                expected = ctx.levels.get(component)
+                if expected is not None and expected != "obs":
+                    self._level_issue(ctx, obs, component, values[component], "obs", expected)
+        if self.provider is not None and "REF_AREA" in values:
+            self._check_provider(schema, values["REF_AREA"], obs)
+        return row if self.log.errors == before and not ctx.series_failed else None
 
-    def _check_value(self, schema: DsdSchema, component: str, value: str, merged: dict[str, str], obs: Obs,
-                     deleting: bool) -> Any:
+    def _start_series(self, ctx: _DataSetContext, obs: Obs) -> None:
+        """Check the dataset- and series-level values once for the whole series."""
+        schema = ctx.schema
+        assert schema is not None
+        dataset = obs.dataset
+        deleting = dataset.action is Action.DELETE
+        before = self.log.errors
+        given = {**dataset.values, **obs.series}
+        row: dict[str, Any] = {}
+        for component, value in given.items():
+            converted = self._value(ctx, component, value, obs, deleting)
+            if converted is not None:
+                row[component.lower()] = converted
+        if dataset.structured:
+            for level, values in (("series", obs.series), ("dataset", dataset.values)):
+                for component in values:
+                    expected = ctx.levels.get(component)
+                    if expected is not None and expected != level:
+                        self._level_issue(ctx, obs, component, values[component], level, expected)
+        if self.provider is not None and "REF_AREA" in schema.components and (
+                "REF_AREA" in given or not obs.values):
+            self._check_provider(schema, given.get("REF_AREA"), obs)
+        ctx.series, ctx.series_row, ctx.series_values = obs.series, row, given
+        ctx.series_failed = self.log.errors != before
+        ctx.missing = tuple(c for c in schema.key_components if c not in given)
+        ctx.mandatory = tuple(a for a in schema.attributes if schema.components[a].mandatory and a not in given)
+
+    def _check_provider(self, schema: DsdSchema, area: str | None, obs: Obs) -> None:
+        if area != self.provider:
+            self._add("PROVIDER_NOT_ALLOWED", f"Provider {self.provider} may not report REF_AREA={area or '(any)'}.",
+                      schema, obs, component="REF_AREA", value=area)
+
+    def _level_issue(self, ctx: _DataSetContext, obs: Obs, component: str, value: str, where: str,
+                     expected: str) -> None:
+        assert ctx.schema is not None
+        self._add("ATTRIBUTE_LEVEL", f"{component} is given at {where} level; with dimensionAtObservation="
+                  f"{obs.dataset.dimension_at_observation} the DSD attaches it at {expected} level.",
+                  ctx.schema, obs, component=component, value=value)
+
+    def _value(self, ctx: _DataSetContext, component: str, value: str, obs: Obs, deleting: bool) -> Any:
+        cache = ctx.ok.get(component)
+        if cache is not None:
+            hit = cache.get(value, _MISSING)
+            if hit is not _MISSING:
+                return hit
+        assert ctx.schema is not None
+        before = self.log.errors
+        converted = self._check_value(ctx.schema, component, value, obs, deleting)
+        rule = ctx.schema.components.get(component)
+        if self.log.errors == before and rule is not None and rule.codes is not None and not deleting:
+            ctx.ok.setdefault(component, {})[value] = converted
+        return converted
+
+    def _check_value(self, schema: DsdSchema, component: str, value: str, obs: Obs, deleting: bool) -> Any:
         rule = schema.components.get(component)
         if rule is None:
-            self._add("UNKNOWN_COMPONENT", f"{component} is not a component of {schema.ref}.", schema, merged, obs,
+            self._add("UNKNOWN_COMPONENT", f"{component} is not a component of {schema.ref}.", schema, obs,
                       component=component, value=value[:200])
             return None
         if len(value) > (rule.max_length or self.max_value_length) or len(value) > self.max_value_length:
             self._add("VALUE_TOO_LONG", f"{component} has {len(value)} characters; at most "
                       f"{min(rule.max_length or self.max_value_length, self.max_value_length)} are allowed.",
-                      schema, merged, obs, component=component, value=value[:200] + "...")
+                      schema, obs, component=component, value=value[:200] + "...")
             return None
         if rule.role == "time":
             return value
@@ -187,13 +256,13 @@ class Validator:
             return value  # SDMX 3.1 Delete: "it is sufficient to use any valid value" to mark what to delete
         if rule.codes is not None:
             if value not in rule.codes:
-                self._add("UNKNOWN_CODE", f"{value!r} is not a code of {rule.codelist} ({component}).", schema, merged,
+                self._add("UNKNOWN_CODE", f"{value!r} is not a code of {rule.codelist} ({component}).", schema,
                           obs, component=component, value=value)
                 return None
             allowed = schema.allowed.get(component)
             if (allowed is not None and value not in allowed) or value in schema.excluded.get(component, ()):
                 self._add("OUTSIDE_CONSTRAINT", f"{component}={value} is outside the allowed content of "
-                          f"{schema.ref} ({', '.join(schema.constraint_ids)}).", schema, merged, obs,
+                          f"{schema.ref} ({', '.join(schema.constraint_ids)}).", schema, obs,
                           component=component, value=value)
                 return None
             return value
@@ -202,56 +271,46 @@ class Validator:
                 number = float(value)
             except ValueError:
                 number = math.nan
-                self._add("NON_NUMERIC", f"{component}={value!r} is not a number.", schema, merged, obs,
+                self._add("NON_NUMERIC", f"{component}={value!r} is not a number.", schema, obs,
                           component=component, value=value)
             return None if math.isnan(number) else number
         if rule.pattern is not None and not rule.pattern.fullmatch(value):
             self._add("PATTERN_MISMATCH", f"{component}={value!r} does not match {rule.pattern.pattern}.", schema,
-                      merged, obs, component=component, value=value)
+                      obs, component=component, value=value)
         return value
 
-    def _check_completeness(self, schema: DsdSchema, merged: dict[str, str], obs: Obs, deleting: bool,
-                            row: dict[str, Any]) -> None:
+    def _check_completeness(self, ctx: _DataSetContext, obs: Obs, deleting: bool, row: dict[str, Any]) -> None:
+        schema = ctx.schema
+        assert schema is not None
+        values = obs.values
         if not deleting:
-            for dim in schema.dimensions:
-                if dim not in merged:
-                    self._add("MISSING_DIMENSION", f"Dimension {dim} has no value.", schema, merged, obs, component=dim)
+            for component in ctx.missing:
+                if component not in values:
+                    self._add("MISSING_DIMENSION", f"{component} has no value.", schema, obs, component=component)
         time_dim = schema.time_dimension
         if time_dim is None:
             return
-        period_text = merged.get(time_dim)
-        if period_text is None:
-            if not deleting:
-                self._add("MISSING_DIMENSION", f"{time_dim} has no value.", schema, merged, obs, component=time_dim)
-        else:
+        period_text = values.get(time_dim) or ctx.series_values.get(time_dim)
+        if period_text is not None:
             period = parse_period(period_text)
             if period is None:
-                self._add("BAD_PERIOD", f"{period_text!r} is not an SDMX time period.", schema, merged, obs,
+                self._add("BAD_PERIOD", f"{period_text!r} is not an SDMX time period.", schema, obs,
                           component=time_dim, value=period_text)
             else:
-                freq = merged.get("FREQ")
+                freq = values.get("FREQ") or ctx.series_values.get("FREQ")
                 if freq in ("A", "S", "Q", "M", "W", "D") and period.freq != freq:
                     self._add("PERIOD_FREQ_MISMATCH", f"{time_dim}={period_text} is not a period of frequency {freq}.",
-                              schema, merged, obs, component=time_dim, value=period_text)
+                              schema, obs, component=time_dim, value=period_text)
                 row[time_dim.lower()] = period.canonical
                 row["_period_start"], row["_period_end"] = period.start, period.end
-        if not deleting and obs.values:
-            for attr in schema.attributes:
-                if schema.components[attr].mandatory and attr not in merged:
-                    self._add("MANDATORY_ATTRIBUTE_MISSING", f"Mandatory attribute {attr} is missing.", schema,
-                              merged, obs, component=attr)
+        if not deleting and values:
+            for attr in ctx.mandatory:
+                if attr not in values:
+                    self._add("MANDATORY_ATTRIBUTE_MISSING", f"Mandatory attribute {attr} is missing.", schema, obs,
+                              component=attr)
 
-    def _check_levels(self, ctx: _DataSetContext, dataset: DataSet, obs: Obs, merged: dict[str, str]) -> None:
-        assert ctx.schema is not None
-        for given, where in ((obs.values, "obs"), (obs.series, "series"), (dataset.values, "dataset")):
-            for component in given:
-                expected = ctx.levels.get(component)
-                if expected is not None and expected != where:
-                    self._add("ATTRIBUTE_LEVEL", f"{component} is given at {where} level; with dimensionAtObservation="
-                              f"{dataset.dimension_at_observation} the DSD attaches it at {expected} level.",
-                              ctx.schema, merged, obs, component=component, value=given[component])
-
-    def _add(self, code: str, message: str, schema: DsdSchema, merged: dict[str, str], obs: Obs, **extra: Any) -> None:
+    def _add(self, code: str, message: str, schema: DsdSchema, obs: Obs, **extra: Any) -> None:
+        merged = {**obs.dataset.values, **obs.series, **obs.values}
         key = ".".join(merged.get(d, "*") for d in schema.dimensions)
         period = merged.get(schema.time_dimension) if schema.time_dimension else None
         component = extra.get("component")

@@ -78,8 +78,14 @@ def test_monthly_forms_are_one_period(hub):
 
 
 def test_all_occurrences_are_counted(hub):
+    # A bad code on a Series element occurs once in the message; a bad value on each Obs, once per Obs.
     message = one_series(*[obs(str(y), "n/a") for y in range(1990, 2020)], SEX="X")
     outcome = hub.ingestor.submit(spool([message], 10**8), SS_21, KAZ)
+    counts = {c["code"]: c["count"] for c in outcome.body["issues"]["by_code"]}
+    assert counts == {"UNKNOWN_CODE": 1, "NON_NUMERIC": 30}
+    # In SDMX-CSV every row carries every value: every row is an occurrence.
+    rows = [csv_row("I", str(y), "n/a", SEX="X") for y in range(1990, 2020)]
+    outcome = hub.ingestor.submit(spool([csv20(rows)], 10**8), CSV_20, KAZ)
     counts = {c["code"]: c["count"] for c in outcome.body["issues"]["by_code"]}
     assert counts == {"UNKNOWN_CODE": 30, "NON_NUMERIC": 30}
 

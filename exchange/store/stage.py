@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, and_, func, select
+from sqlalchemy import Connection, MetaData, Table, and_, func, or_, select
 
 from exchange.catalog import DsdSchema
 from exchange.rows import Action, DataSet, Issue
@@ -65,7 +65,7 @@ class Stage:
         staged = self._staged(schema)
         self._seq += 1
         row["seq"], row["segment"] = self._seq, dataset.index
-        staged.buffer.append(tuple(row.get(c) for c in staged.columns))
+        staged.buffer.append(tuple(map(row.get, staged.columns)))
         if len(staged.buffer) >= self.batch_size:
             self._flush(staged)
 
@@ -124,17 +124,21 @@ class Stage:
                              f"{row.first_location}.", where=row.location, series_key=key, period=period)
 
     def _series_conflicts(self, segment: Segment) -> Iterator[Issue]:
+        """Series-level attributes with more than one value in a series: one grouped pass for all of them."""
         schema, table = segment.schema, self.table(segment.schema)
+        attrs = [a for a in schema.attributes if schema.level(a, schema.time_dimension or "AllDimensions") == "series"]
+        if not attrs:
+            return
         dims = [table.c[d.lower()] for d in schema.dimensions]
-        for attr in schema.attributes:
-            if schema.level(attr, schema.time_dimension or "AllDimensions") != "series":
-                continue
-            column = table.c[attr.lower()]
-            query = (
-                select(*dims, func.count(column.distinct()).label("n"), func.min(table.c.location).label("at"))
-                .where(table.c.segment == segment.index).group_by(*dims).having(func.count(column.distinct()) > 1)
-            )
-            for row in self.conn.execute(query):
-                key = ".".join(str(row._mapping[d.name]) for d in dims)
-                yield make_issue("ATTRIBUTE_CONFLICT", f"Series {key} has {row.n} different values of {attr}.",
-                                 component=attr, where=row.at, series_key=key)
+        counts = [func.count(table.c[a.lower()].distinct()).label(a) for a in attrs]
+        query = (
+            select(*dims, *counts, func.min(table.c.location).label("at"))
+            .where(table.c.segment == segment.index).group_by(*dims)
+            .having(or_(*[func.count(table.c[a.lower()].distinct()) > 1 for a in attrs]))
+        )
+        for row in self.conn.execute(query):
+            key = ".".join(str(row._mapping[d.name]) for d in dims)
+            for attr in attrs:
+                if row._mapping[attr] > 1:
+                    yield make_issue("ATTRIBUTE_CONFLICT", f"Series {key} has {row._mapping[attr]} different values "
+                                     f"of {attr}.", component=attr, where=row.at, series_key=key)
