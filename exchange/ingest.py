@@ -105,11 +105,7 @@ class Ingestor:
         observations = self.mappings.remap(parser_for(fmt)(stream), run.principal.provider, self.catalog)
         try:
             with begin_write(self.engine) as conn:
-                locks = ScopeLocks(conn)
-                try:
-                    return self._in_transaction(conn, locks, run, observations, body, content_type)
-                finally:
-                    locks.release()
+                return self._in_transaction(conn, ScopeLocks(conn), run, observations, body, content_type)
         except _Rejected:
             return self._rejection_status(run)
 

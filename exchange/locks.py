@@ -1,12 +1,13 @@
 """One push at a time per (dataflow, provider): the draft's 409 "already occupied with uploading data for the same scope".
 
-PostgreSQL: a transaction-level advisory lock, released by the server even if the hub is killed.
-SQLite: an in-process lock per scope (the database itself allows one writer at a time across processes).
+PostgreSQL: a transaction-level advisory lock per scope, released by the server when the transaction ends,
+even if the hub is killed; a second push for the same scope gets 409 at once, other scopes run in parallel.
+SQLite: the database has a single writer and every push opens ``BEGIN IMMEDIATE``, so pushes queue one
+behind the other (the draft's "when queueing is not supported" does not arise) and never interleave.
 """
 
 from __future__ import annotations
 
-import threading
 import zlib
 
 from sqlalchemy import Connection, text
@@ -18,16 +19,11 @@ class ScopeBusy(Exception):
         self.scope = scope
 
 
-_local_locks: dict[str, threading.Lock] = {}
-_guard = threading.Lock()
-
-
 class ScopeLocks:
-    """Locks held by one push; released by ``release`` (SQLite) or by the end of the transaction (PostgreSQL)."""
+    """The scope locks one push holds, for the length of its transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.held: list[threading.Lock] = []
         self.scopes: set[str] = set()
 
     def acquire(self, scope: str) -> None:
@@ -37,15 +33,4 @@ class ScopeLocks:
             key = zlib.crc32(scope.encode()) - 2**31
             if not self.conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar_one():
                 raise ScopeBusy(scope)
-        else:
-            with _guard:
-                lock = _local_locks.setdefault(scope, threading.Lock())
-            if not lock.acquire(blocking=False):
-                raise ScopeBusy(scope)
-            self.held.append(lock)
         self.scopes.add(scope)
-
-    def release(self) -> None:
-        for lock in self.held:
-            lock.release()
-        self.held.clear()
