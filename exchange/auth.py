@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 from exchange.ingest import Principal
 from exchange.store.tables import api_token
 
-TOKEN_PREFIX = "exh_"
+TOKEN_PREFIX = "exh_"  # noqa: S105 - a visible prefix, not a secret
 
 
 class AuthError(Exception):

@@ -15,6 +15,8 @@ from typing import Any
 from exchange.settings import Settings
 
 PUSH_CHUNK = 256 * 1024
+#: Large messages take minutes to upload and validate: generous read/write limits, quick connect.
+PUSH_TIMEOUT = (30.0, 3600.0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,7 +150,7 @@ def _push(args: argparse.Namespace) -> int:
     size = args.file.stat().st_size
     content_type = args.content_type or _guess_type(args.file) or "application/octet-stream"
     headers = {"Authorization": f"Bearer {args.token}", "Content-Type": content_type}
-    with httpx.Client(timeout=None) as client:
+    with httpx.Client(timeout=httpx.Timeout(PUSH_TIMEOUT[1], connect=PUSH_TIMEOUT[0])) as client:
         response = client.post(args.url.rstrip("/") + "/data", content=_chunks(args.file, size, args.quiet),
                                headers={**headers, "Content-Length": str(size)})
     if not args.quiet:
@@ -245,7 +247,7 @@ def _demo_remote(args: argparse.Namespace, messages: Iterator[tuple[str, bytes]]
         print("--url needs --token (an administrator token)", file=sys.stderr)
         return 2
     failures = 0
-    with httpx.Client(timeout=None) as client:
+    with httpx.Client(timeout=httpx.Timeout(PUSH_TIMEOUT[1], connect=PUSH_TIMEOUT[0])) as client:
         for country, data in messages:
             response = client.post(args.url.rstrip("/") + "/data", content=data, headers={
                 "Authorization": f"Bearer {args.token}", "Content-Type": "application/xml"})

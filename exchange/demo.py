@@ -51,7 +51,7 @@ def country_series() -> dict[str, list[Series]]:
         key = {"FREQ": "A", "REF_AREA": reporter, "MIGR_FLOW": flow, "MIGRANT_TYPE": "_T", "COUNTERPART_AREA": partner,
                "CITIZENSHIP": "_T", "COB": "_T", "SEX": "_T", "AGE": "_T", "UNIT_MEASURE": "PS", "UNIT_MULT": "0",
                "SOURCE_TYPE": "POP_REG"}
-        crit = {criteria.get((alpha2[reporter], year, flow)) for year, _ in values} - {None}
+        crit = {c for year, _ in values if (c := criteria.get((alpha2[reporter], year, flow)))}
         if len(crit) == 1:
             key["DUR_CRIT"] = crit.pop()
         obs = [{"TIME_PERIOD": year, "OBS_VALUE": str(int(float(v))), "OBS_STATUS": "A"} for year, v in sorted(values)]

@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
+from alembic import command
 from exchange.catalog import Catalog, load_catalog
 from exchange.ingest import Ingestor
 from exchange.mapping import Mappings

@@ -7,11 +7,11 @@ these types. This module imports nothing from ``exchange``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """Dataset actions. SDMX 3.1 (and the REST maintenance draft) treat Append and Information as Merge."""
 
     MERGE = "Merge"
@@ -78,7 +78,7 @@ class Obs:
         self.national: dict[str, str] | None = None  # component -> national code, when a mapping changed it
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 

@@ -22,24 +22,34 @@ from exchange.rows import Action, DataSet, Issue, Obs, Severity
 
 #: code -> (severity, how to fix). The message of each issue says what and where.
 RULES: dict[str, tuple[Severity, str]] = {
-    "UNKNOWN_STRUCTURE": (Severity.ERROR, "Reference a dataflow or DSD the hub publishes (GET /dataflow)."),
-    "MISSING_STRUCTURE": (Severity.ERROR, "Name the dataflow: message:Structure in SDMX-ML, DATAFLOW or STRUCTURE_ID in SDMX-CSV."),
+    "UNKNOWN_STRUCTURE": (Severity.ERROR, "Reference a dataflow or DSD the hub holds (GET /health lists the dataflows)."),
+    "MISSING_STRUCTURE": (Severity.ERROR, "Name the dataflow: message:Structure in SDMX-ML, DATAFLOW or STRUCTURE_ID "
+                                          "in SDMX-CSV."),
     "UNKNOWN_COMPONENT": (Severity.ERROR, "Remove the value or rename it to a component of the DSD."),
-    "MISSING_DIMENSION": (Severity.ERROR, "Give a value for every dimension of the DSD (only Delete may leave some out)."),
+    "MISSING_DIMENSION": (Severity.ERROR, "Give a value for every dimension of the DSD (only Delete may leave some "
+                                          "out)."),
     "UNKNOWN_CODE": (Severity.ERROR, "Use a code of the component's code list (or add a mapping in mappings/)."),
-    "OUTSIDE_CONSTRAINT": (Severity.ERROR, "This value is in the code list but not allowed for this dataflow; check the content constraint."),
-    "BAD_PERIOD": (Severity.ERROR, "Write the period in an SDMX form: 2020, 2020-Q1, 2020-01 or 2020-M01, 2020-W05, 2020-01-31."),
-    "PERIOD_FREQ_MISMATCH": (Severity.ERROR, "Make TIME_PERIOD match FREQ (A: 2020; Q: 2020-Q1; M: 2020-01) or correct FREQ."),
-    "NON_NUMERIC": (Severity.ERROR, "Write a number with a dot as decimal separator and no thousands separator (e.g. 1234.5)."),
+    "OUTSIDE_CONSTRAINT": (Severity.ERROR, "This value is in the code list but not allowed for this dataflow; check "
+                                           "the content constraint."),
+    "BAD_PERIOD": (Severity.ERROR, "Write the period in an SDMX form: 2020, 2020-Q1, 2020-01 or 2020-M01, 2020-W05, "
+                                   "2020-01-31."),
+    "PERIOD_FREQ_MISMATCH": (Severity.ERROR, "Make TIME_PERIOD match FREQ (A: 2020; Q: 2020-Q1; M: 2020-01) or "
+                                             "correct FREQ."),
+    "NON_NUMERIC": (Severity.ERROR, "Write a number with a dot as decimal separator and no thousands separator (e.g. "
+                                    "1234.5)."),
     "VALUE_TOO_LONG": (Severity.ERROR, "Shorten the value to the maximum length allowed."),
     "PATTERN_MISMATCH": (Severity.ERROR, "Make the value match the pattern of the component's text format."),
     "MANDATORY_ATTRIBUTE_MISSING": (Severity.ERROR, "Give a value for this mandatory attribute."),
-    "ATTRIBUTE_LEVEL": (Severity.ERROR, "Move the attribute to the level the DSD attaches it to (dataset, series or observation)."),
+    "ATTRIBUTE_LEVEL": (Severity.ERROR, "Move the attribute to the level the DSD attaches it to (dataset, series or "
+                                        "observation)."),
     "ATTRIBUTE_CONFLICT": (Severity.ERROR, "Give one value of this series-level attribute for the whole series."),
     "DUPLICATE_OBSERVATION": (Severity.ERROR, "Keep one observation per series key and period in a dataset."),
-    "PROVIDER_NOT_ALLOWED": (Severity.ERROR, "A data provider may only report observations whose REF_AREA is its own country."),
-    "DELETE_NOT_FOUND": (Severity.WARNING, "Nothing to do: the hub holds no such observation. Check the key if unexpected."),
-    "GROUP_NOT_SUPPORTED": (Severity.ERROR, "The DSD defines no group: attach the attributes to series or observations."),
+    "PROVIDER_NOT_ALLOWED": (Severity.ERROR, "A data provider may only report observations whose REF_AREA is its own "
+                                             "country."),
+    "DELETE_NOT_FOUND": (Severity.WARNING, "Nothing to do: the hub holds no such observation. Check the key if "
+                                           "unexpected."),
+    "GROUP_NOT_SUPPORTED": (Severity.ERROR, "The DSD defines no group: attach the attributes to series or "
+                                            "observations."),
     "EMPTY_MESSAGE": (Severity.WARNING, "The message holds no observation."),
 }
 #: Codes of messages that cannot be read at all (exchange.rows.MessageError); each carries its own fix text.

@@ -26,6 +26,18 @@ def pytest_report_header() -> str:
     return f"exchange store under test: {'PostgreSQL ' + PG_URL if ON_POSTGRES else 'SQLite (temporary files)'}"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With EXCHANGE_REQUIRE_POSTGRES=1 (CI's second pass) an unreachable PostgreSQL fails the run, never skips."""
+    if os.environ.get("EXCHANGE_REQUIRE_POSTGRES") != "1":
+        return
+    if not ON_POSTGRES:
+        raise pytest.UsageError("EXCHANGE_REQUIRE_POSTGRES=1 but EXCHANGE_DATABASE_URL is not a PostgreSQL URL")
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    engine.dispose()
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     if not ON_POSTGRES:

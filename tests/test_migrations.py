@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from alembic import command
 from exchange.hub import alembic_config, upgrade_database
 from exchange.store.engine import make_engine
 from exchange.store.tables import metadata

@@ -80,7 +80,7 @@ def test_delete_actions_observation_series_and_wildcard(client, hub, token_for):
     assert body["datasets"][0]["deleted"] == 1
     whole_series = ss_message([Series(dims(COUNTERPART_AREA="UZB"), [])], action="Delete")
     assert client.post("/data", content=whole_series, headers=headers).json()["datasets"][0]["deleted"] == 5
-    wildcard = csv20([f"dataflow,UNECE:MIGR_FLOW(1.0),D,A,KAZ,EMI,_T,KGZ,_T,_T,_T,_T,PS,,,,"])
+    wildcard = csv20(["dataflow,UNECE:MIGR_FLOW(1.0),D,A,KAZ,EMI,_T,KGZ,_T,_T,_T,_T,PS,,,,"])
     assert client.post("/data", content=wildcard, headers=auth(token_for("KAZ"), CSV_20)).json()[
         "datasets"][0]["deleted"] == 5
     assert {(r["counterpart_area"], r["time_period"]) for r in stored(hub)} == {("RUS", str(y)) for y in

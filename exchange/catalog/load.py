@@ -45,7 +45,7 @@ class Catalog:
     def add_message(self, data: bytes, label: str) -> list[str]:
         """Add every artefact of one structure message; return their URNs. Does not resolve yet."""
         try:
-            msg = sdmx.read_sdmx(io.BytesIO(data))
+            msg: Any = sdmx.read_sdmx(io.BytesIO(data))
         except Exception as exc:  # sdmx1 raises many types for unreadable input
             raise CatalogError(f"{label}: not a readable SDMX-ML structure message ({exc})") from exc
         if type(msg).__name__ != "StructureMessage":

@@ -13,7 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, Table, and_, case, false, func, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from exchange.catalog import DsdSchema
 from exchange.rows import Action, Issue
@@ -43,11 +57,11 @@ class WriteContext:
     now: datetime
 
 
-def _current(table: Table) -> ColumnElement[bool]:
+def _current(table: Any) -> ColumnElement[bool]:
     return and_(table.c._superseded_at.is_(None), table.c._deleted == false())
 
 
-def _key_match(obs: Table, stage: Table, schema: DsdSchema, wildcard: bool = False) -> ColumnElement[bool]:
+def _key_match(obs: Any, stage: Any, schema: DsdSchema, wildcard: bool = False) -> ColumnElement[bool]:
     parts = []
     for component in schema.key_components:
         o, s = obs.c[component.lower()], stage.c[component.lower()]
