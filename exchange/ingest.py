@@ -114,10 +114,10 @@ class Ingestor:
         stage = Stage(conn, self.settings.insert_batch_size)
         provider = None if run.principal.is_admin else run.principal.provider
         validator = Validator(self.catalog, run.log, provider, self.settings.max_value_length)
-        for schema, dataset, row in validator.rows(observations):
-            stage.add(schema, dataset, row)
+        for schema, dataset, series_row, row in validator.rows(observations):
+            stage.add(schema, dataset, series_row, row)
         run.observations = validator.seen
-        for issue in stage.checks():
+        for issue in stage.checks(validator.sql_checks):
             run.log.add(issue)
         run.segments = stage.segments
         return stage

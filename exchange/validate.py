@@ -108,6 +108,8 @@ class IssueLog:
 
 
 _MISSING = object()
+#: Keys tracked in memory per dataset before duplicate detection moves to SQL (memory stays bounded).
+TRACK_LIMIT = 100_000
 
 
 @dataclass
@@ -123,6 +125,10 @@ class _DataSetContext:
     series_failed: bool = False
     missing: tuple[str, ...] = ()  # key components not given at dataset or series level
     mandatory: tuple[str, ...] = ()  # mandatory attributes not given at dataset or series level
+    # In-stream duplicate detection for SDMX-ML (see Validator.sql_checks): series keys met so far, and
+    # the observation keys of the current series with where each was first given.
+    series_keys: set[tuple[str | None, ...]] = field(default_factory=set)
+    obs_keys: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
 
 class Validator:
@@ -140,8 +146,17 @@ class Validator:
         self.max_value_length = max_value_length
         self._contexts: dict[int, _DataSetContext] = {}
         self.seen = 0
+        # Datasets whose duplicates and series-attribute conflicts must be found in SQL on the staged rows:
+        # flat ones (SDMX-CSV, or more keys than TRACK_LIMIT) and those where a series key comes back.
+        # For the others (the usual SDMX-ML message: each series once) both checks are done here, in-stream.
+        self.sql_checks: set[int] = set()
 
-    def rows(self, observations: Iterator[Obs]) -> Iterator[tuple[DsdSchema, DataSet, dict[str, Any]]]:
+    def rows(self, observations: Iterator[Obs]) -> Iterator[tuple[DsdSchema, DataSet, dict[str, Any], dict[str, Any]]]:
+        """Yield ``(schema, dataset, series_row, obs_row)`` for every valid observation.
+
+        ``series_row`` (converted dataset- and series-level values, by column) is one object per series;
+        ``obs_row`` holds the observation's own values. Together they are the row to store.
+        """
         for obs in observations:
             self.seen += 1
             ctx = self._context(obs.dataset)
@@ -149,7 +164,7 @@ class Validator:
                 continue
             row = self.check(ctx, obs)
             if row is not None:
-                yield ctx.schema, obs.dataset, row
+                yield ctx.schema, obs.dataset, ctx.series_row, row
 
     def _context(self, dataset: DataSet) -> _DataSetContext:
         ctx = self._contexts.get(id(dataset))
@@ -169,6 +184,8 @@ class Validator:
             levels = {a: schema.level(a, dataset.dimension_at_observation) for a in schema.attributes}
         self._contexts.clear()  # datasets come one after another; keep memory flat
         ctx = self._contexts[id(dataset)] = _DataSetContext(schema, levels)
+        if not dataset.structured:
+            self.sql_checks.add(dataset.index)
         return ctx
 
     def check(self, ctx: _DataSetContext, obs: Obs) -> dict[str, Any] | None:
@@ -179,8 +196,7 @@ class Validator:
         before = self.log.errors
         dataset = obs.dataset
         deleting = dataset.action is Action.DELETE
-        row = dict(ctx.series_row)
-        row["location"] = obs.where
+        row: dict[str, Any] = {"location": obs.where}
         values = obs.values
         for component, value in values.items():
             converted = self._value(ctx, component, value, obs, deleting)
@@ -194,7 +210,30 @@ class Validator:
                     self._level_issue(ctx, obs, component, values[component], "obs", expected)
         if self.provider is not None and "REF_AREA" in values:
             self._check_provider(schema, values["REF_AREA"], obs)
-        return row if self.log.errors == before and not ctx.series_failed else None
+        if self.log.errors != before or ctx.series_failed:
+            return None
+        if not deleting and dataset.index not in self.sql_checks:
+            self._track_duplicate(ctx, obs, {**ctx.series_row, **row} if ctx.series_row else row)
+        return row if self.log.errors == before else None
+
+    def _track_duplicate(self, ctx: _DataSetContext, obs: Obs, row: dict[str, Any]) -> None:
+        """Duplicates inside one series, found as the series is read (SDMX-ML gives each series once)."""
+        key = tuple(row.get(c.lower()) for c in ctx.missing)
+        first = ctx.obs_keys.get(key)
+        if first is not None:
+            assert ctx.schema is not None
+            period = row.get(ctx.schema.time_dimension.lower()) if ctx.schema.time_dimension else None
+            self._add("DUPLICATE_OBSERVATION", f"Observation {'.'.join(str(k) for k in key)} already given at "
+                      f"{first}.", ctx.schema, obs, period=period)
+            return
+        ctx.obs_keys[key] = obs.where
+        if len(ctx.obs_keys) > TRACK_LIMIT:
+            self._to_sql(ctx, obs.dataset)
+
+    def _to_sql(self, ctx: _DataSetContext, dataset: DataSet) -> None:
+        self.sql_checks.add(dataset.index)
+        ctx.obs_keys.clear()
+        ctx.series_keys.clear()
 
     def _start_series(self, ctx: _DataSetContext, obs: Obs) -> None:
         """Check the dataset- and series-level values once for the whole series."""
@@ -221,6 +260,13 @@ class Validator:
         ctx.series, ctx.series_row, ctx.series_values = obs.series, row, given
         ctx.series_failed = self.log.errors != before
         ctx.missing = tuple(c for c in schema.key_components if c not in given)
+        if dataset.index not in self.sql_checks and not deleting:
+            series_key = tuple(given.get(c) for c in schema.key_components)
+            ctx.obs_keys = {}
+            if series_key in ctx.series_keys or len(ctx.series_keys) > TRACK_LIMIT:
+                self._to_sql(ctx, dataset)  # a series given twice: compare across series in SQL
+            else:
+                ctx.series_keys.add(series_key)
         ctx.mandatory = tuple(a for a in schema.attributes if schema.components[a].mandatory and a not in given)
 
     def _check_provider(self, schema: DsdSchema, area: str | None, obs: Obs) -> None:
@@ -322,7 +368,7 @@ class Validator:
     def _add(self, code: str, message: str, schema: DsdSchema, obs: Obs, **extra: Any) -> None:
         merged = {**obs.dataset.values, **obs.series, **obs.values}
         key = ".".join(merged.get(d, "*") for d in schema.dimensions)
-        period = merged.get(schema.time_dimension) if schema.time_dimension else None
+        period = extra.pop("period", None) or (merged.get(schema.time_dimension) if schema.time_dimension else None)
         component = extra.get("component")
         if obs.national and component in obs.national:
             message += f" (mapped from the national code {obs.national[component]!r})"

@@ -141,3 +141,22 @@ def test_group_elements_are_refused(hub):
         b"<Series ", b'<Group xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" SEX="_T"/><Series ', 1)
     outcome = hub.ingestor.submit(spool([message], 10**8), SS_21, KAZ)
     assert outcome.status == 422 and outcome.body["issues"]["first"][0]["code"] == "GROUP_NOT_SUPPORTED"
+
+
+def test_series_given_twice_in_sdmx_ml(hub):
+    """A series key that comes back in a second Series element: duplicates and attribute conflicts are
+    compared across the two (the SQL path), while a normal message is checked as it is read."""
+    twice = ss_message([Series(key(), [obs("2018", "1")]), Series(key(UNIT_MULT="3"), [obs("2019", "2")]),
+                        Series(key(UNIT_MULT="3"), [obs("2019", "3")])])
+    outcome = hub.ingestor.submit(spool([twice], 10**8), SS_21, KAZ)
+    counts = {c["code"]: c["count"] for c in outcome.body["issues"]["by_code"]}
+    assert counts == {"DUPLICATE_OBSERVATION": 1, "ATTRIBUTE_CONFLICT": 1}
+
+
+def test_many_duplicates_each_reported_once(hub, monkeypatch):
+    import exchange.validate
+
+    monkeypatch.setattr(exchange.validate, "TRACK_LIMIT", 10)  # switch to SQL half-way through
+    message = one_series(*[obs(str(y), "1") for y in range(1950, 2000)], *[obs(str(y), "2") for y in range(1950, 2000)])
+    outcome = hub.ingestor.submit(spool([message], 10**8), SS_21, KAZ)
+    assert outcome.body["issues"]["by_code"][0] == {**outcome.body["issues"]["by_code"][0], "count": 50}

@@ -33,8 +33,17 @@ class Segment:
 @dataclass
 class _Staged:
     table: Table
-    columns: list[str]
-    buffer: list[tuple[Any, ...]] = field(default_factory=list)
+    columns: list[str]  # "seq", "segment", then the rest, in table order
+    buffer: list[list[Any]] = field(default_factory=list)
+    series_row: dict[str, Any] | None = None
+    template: list[Any] = field(default_factory=list)
+
+    @property
+    def position(self) -> dict[str, int]:
+        return self._position
+
+    def __post_init__(self) -> None:
+        self._position = {name: i for i, name in enumerate(self.columns)}
 
 
 class Stage:
@@ -58,14 +67,22 @@ class Stage:
             staged = self.staged[schema.ref] = _Staged(table, [c.name for c in table.columns])
         return staged
 
-    def add(self, schema: DsdSchema, dataset: DataSet, row: dict[str, Any]) -> None:
+    def add(self, schema: DsdSchema, dataset: DataSet, series_row: dict[str, Any], row: dict[str, Any]) -> None:
+        """Stage one observation: the series part (one dict per series) plus the observation's own values."""
         if not self.segments or self.segments[-1].index != dataset.index:
             self.segments.append(Segment(dataset.index, schema, dataset.action, str(dataset.structure)))
         self.segments[-1].rows += 1
         staged = self._staged(schema)
+        if series_row is not staged.series_row:  # build the series' row template once
+            staged.series_row = series_row
+            staged.template = [series_row.get(c) for c in staged.columns]
+        values = staged.template.copy()
         self._seq += 1
-        row["seq"], row["segment"] = self._seq, dataset.index
-        staged.buffer.append(tuple(map(row.get, staged.columns)))
+        values[0], values[1] = self._seq, dataset.index
+        position = staged.position
+        for name, value in row.items():
+            values[position[name]] = value
+        staged.buffer.append(values)
         if len(staged.buffer) >= self.batch_size:
             self._flush(staged)
 
@@ -84,7 +101,9 @@ class Stage:
                     copy.write_row(row)
         else:
             marks = ", ".join("?" * len(staged.columns))
-            self.conn.exec_driver_sql(f'INSERT INTO "{staged.table.name}" VALUES ({marks})', staged.buffer)
+            cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.executemany(f'INSERT INTO "{staged.table.name}" VALUES ({marks})', staged.buffer)
+            cursor.close()
         staged.buffer.clear()
 
     def drop(self) -> None:
@@ -93,11 +112,14 @@ class Stage:
 
     # --- whole-message checks ---------------------------------------------------------------
 
-    def checks(self) -> Iterator[Issue]:
-        """Duplicates within a dataset, and series attributes with several values in one series."""
+    def checks(self, segments: set[int]) -> Iterator[Issue]:
+        """Duplicates within a dataset, and series attributes with several values in one series.
+
+        Only for the datasets (indices) the validator could not check as it read them.
+        """
         self.flush()
         for segment in self.segments:
-            if segment.action is Action.DELETE:
+            if segment.action is Action.DELETE or segment.index not in segments:
                 continue
             yield from self._duplicates(segment)
             yield from self._series_conflicts(segment)

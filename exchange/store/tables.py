@@ -97,7 +97,7 @@ dsd_table = Table(
 #: Hub-owned columns of every observation table (component columns are the DSD's IDs in lower case).
 SYSTEM_COLUMNS = (
     "_id", "_period_start", "_period_end", "_submission", "_provider", "_recorded_at", "_superseded_at",
-    "_superseded_by", "_deleted",
+    "_superseded_by", "_replaces", "_deleted",
 )
 
 
@@ -132,6 +132,7 @@ def data_table(schema: DsdSchema, md: MetaData | None = None) -> Table:
         Column("_recorded_at", DateTime(timezone=True), nullable=False),
         Column("_superseded_at", DateTime(timezone=True)),
         Column("_superseded_by", String(36)),
+        Column("_replaces", Integer),  # the version this row supersedes (NULL for a first version)
         Column("_deleted", Boolean, nullable=False, default=False),
     )
     Index(f"ix_{name}_key"[:63], *[c for c in key_cols], table.c._superseded_at)

@@ -89,28 +89,34 @@ def _watermark(conn: Connection, obs: Table) -> int:
     return int(conn.execute(select(func.coalesce(func.max(obs.c._id), 0))).scalar_one())
 
 
-def _supersede(ctx: WriteContext, obs: Table, schema: DsdSchema, watermark: int) -> None:
-    """Close every older current version of a key that this submission has just written.
+def _supersede(ctx: WriteContext, obs: Table, watermark: int) -> int:
+    """Close the versions that the rows this submission wrote after ``watermark`` replace (``_replaces``).
 
-    Driven by the new rows (an id range) joined to older versions through the key index, so the cost
-    follows the size of the message, not of the table.
+    Primary-key look-ups only: the cost follows the size of the message, not of the table. Returns how
+    many observations (not tombstones) were replaced.
     """
     new, old = obs.alias("new"), obs.alias("old")
-    match = and_(*[new.c[k.lower()] == old.c[k.lower()] for k in schema.key_components])
-    older = (
-        select(old.c._id).select_from(new.join(old, match))
-        .where(new.c._id > watermark, new.c._submission == ctx.submission_id,
-               old.c._id <= watermark, old.c._superseded_at.is_(None))
-    )
+    mine = and_(new.c._id > watermark, new.c._submission == ctx.submission_id, new.c._replaces.is_not(None))
+    replaced = ctx.conn.execute(
+        select(func.count()).select_from(new.join(old, old.c._id == new.c._replaces))
+        .where(mine, old.c._deleted == false())
+    ).scalar_one()
     ctx.conn.execute(
-        update(obs).where(obs.c._id.in_(older)).values(_superseded_at=ctx.now, _superseded_by=ctx.submission_id)
+        update(obs).where(obs.c._id.in_(select(new.c._replaces).where(mine)))
+        .values(_superseded_at=ctx.now, _superseded_by=ctx.submission_id)
     )
+    return int(replaced)
 
 
 def _upsert(ctx: WriteContext, segment: Segment, obs: Table, stage: Table) -> Counts:
+    """Write the staged rows that are new or differ from the current version; one join pass.
+
+    The current version may be a tombstone (a deleted observation): its values are all empty, so the new
+    row is written in full, and counted as inserted.
+    """
     schema = segment.schema
     old = obs.alias("old")
-    join_on = and_(_key_match(old, stage, schema), _current(old))
+    join_on = and_(_key_match(old, stage, schema), old.c._superseded_at.is_(None))
     obs_level = _obs_level(schema)
     new_values: dict[str, Any] = {}
     for name in _value_columns(schema):
@@ -118,32 +124,27 @@ def _upsert(ctx: WriteContext, segment: Segment, obs: Table, stage: Table) -> Co
             new_values[name] = stage.c[name]
         else:
             new_values[name] = func.coalesce(stage.c[name], old.c[name])
-    differs = or_(*[new_values[n].is_distinct_from(old.c[n]) for n in new_values])
+    differs = or_(old.c._deleted == true(), *[new_values[n].is_distinct_from(old.c[n]) for n in new_values])
     time_col = stage.c[schema.time_dimension.lower()] if schema.time_dimension else None
     in_segment = and_(stage.c.segment == segment.index, time_col.is_not(None) if time_col is not None else true())
-    source = stage.outerjoin(old, join_on)
-    # Counts first, in one pass: new keys, identical re-sends, and real changes.
-    counted = ctx.conn.execute(
-        select(
-            func.count(),
-            func.sum(case((old.c._id.is_(None), 1), else_=0)),
-            func.sum(case((and_(old.c._id.is_not(None), ~differs), 1), else_=0)),
-        ).select_from(source).where(in_segment)
-    ).one()
-    total, inserted, unchanged = int(counted[0]), int(counted[1] or 0), int(counted[2] or 0)
     watermark = _watermark(ctx.conn, obs)
     keys = [k.lower() for k in schema.key_components]
     columns = [*keys, "_period_start", "_period_end", *new_values]
     selected = select(
         *[stage.c[k] for k in keys], stage.c._period_start, stage.c._period_end,
         *[new_values[n].label(n) for n in new_values],
-        literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), literal(False),
-    ).select_from(source).where(in_segment, or_(old.c._id.is_(None), differs))
-    ctx.conn.execute(
-        insert(obs).from_select([*columns, "_submission", "_provider", "_recorded_at", "_deleted"], selected)
-    )
-    _supersede(ctx, obs, schema, watermark)
-    return Counts(inserted=inserted, replaced=total - inserted - unchanged, unchanged=unchanged)
+        literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), old.c._id, literal(False),
+    ).select_from(stage.outerjoin(old, join_on)).where(in_segment, or_(old.c._id.is_(None), differs))
+    ctx.conn.execute(insert(obs).from_select(
+        [*columns, "_submission", "_provider", "_recorded_at", "_replaces", "_deleted"], selected))
+    written = _written_since(ctx, obs, watermark)
+    replaced = _supersede(ctx, obs, watermark)
+    series_only = segment.rows - _staged_with_time(ctx, stage, in_segment)
+    return Counts(inserted=written - replaced, replaced=replaced, unchanged=segment.rows - series_only - written)
+
+
+def _staged_with_time(ctx: WriteContext, stage: Table, in_segment: ColumnElement[bool]) -> int:
+    return int(ctx.conn.execute(select(func.count()).select_from(stage).where(in_segment)).scalar_one())
 
 
 def _delete(ctx: WriteContext, segment: Segment, obs: Table, stage: Table) -> tuple[Counts, list[Issue]]:
@@ -164,12 +165,12 @@ def _delete(ctx: WriteContext, segment: Segment, obs: Table, stage: Table) -> tu
     )
     tombstones = select(
         *[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end,
-        literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), literal(True),
+        literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), obs.c._id, literal(True),
     ).where(_current(obs), obs.c._id <= watermark, matches_whole_delete)
     ctx.conn.execute(insert(obs).from_select(
-        [*keys, "_period_start", "_period_end", "_submission", "_provider", "_recorded_at", "_deleted"], tombstones))
-    counts.deleted += _written_since(ctx, obs, watermark)
-    _supersede(ctx, obs, schema, watermark)
+        [*keys, "_period_start", "_period_end", "_submission", "_provider", "_recorded_at", "_replaces", "_deleted"],
+        tombstones))
+    counts.deleted += _supersede(ctx, obs, watermark)
     for row in ctx.conn.execute(select(stage).where(in_segment, ~whole).order_by(stage.c.seq)).mappings():
         counts.replaced += _delete_values(ctx, schema, obs, row, values)
     return counts, issues
@@ -182,12 +183,13 @@ def _delete_values(ctx: WriteContext, schema: DsdSchema, obs: Table, row: Any, v
     watermark = _watermark(ctx.conn, obs)
     new_values = [literal(None).label(n) if row[n] is not None else obs.c[n] for n in values]
     ctx.conn.execute(insert(obs).from_select(
-        [*keys, "_period_start", "_period_end", *values, "_submission", "_provider", "_recorded_at", "_deleted"],
+        [*keys, "_period_start", "_period_end", *values, "_submission", "_provider", "_recorded_at", "_replaces",
+         "_deleted"],
         select(*[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end, *new_values,
-               literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), literal(False)).where(match),
+               literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), obs.c._id,
+               literal(False)).where(match, obs.c._id <= watermark),
     ))
-    _supersede(ctx, obs, schema, watermark)
-    return _written_since(ctx, obs, watermark)
+    return _supersede(ctx, obs, watermark)
 
 
 def _written_since(ctx: WriteContext, obs: Table, watermark: int) -> int:
