@@ -18,7 +18,6 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
-    case,
     false,
     func,
     insert,
