@@ -118,6 +118,7 @@ class _DataSetContext:
     levels: dict[str, str]  # attribute -> level expected in this dataset
     # Values already found valid, per coded component: a repeated code costs one dict look-up.
     ok: dict[str, dict[str, Any]] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)  # component id -> column name
     # The series being read (parsers share one dict per series): its checked part is reused for each obs.
     series: dict[str, str] | None = None
     series_row: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +130,10 @@ class _DataSetContext:
     # the observation keys of the current series with where each was first given.
     series_keys: set[tuple[str | None, ...]] = field(default_factory=set)
     obs_keys: dict[tuple[Any, ...], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.schema is not None:
+            self.columns = {c: c.lower() for c in self.schema.components}
 
 
 class Validator:
@@ -198,10 +203,17 @@ class Validator:
         deleting = dataset.action is Action.DELETE
         row: dict[str, Any] = {"location": obs.where}
         values = obs.values
+        ok, columns = ctx.ok, ctx.columns
         for component, value in values.items():
+            known = ok.get(component)  # fast path: a value already found valid in this dataset
+            if known is not None:
+                converted = known.get(value, _MISSING)
+                if converted is not _MISSING:
+                    row[columns[component]] = converted
+                    continue
             converted = self._value(ctx, component, value, obs, deleting)
             if converted is not None:
-                row[component.lower()] = converted
+                row[columns.get(component) or component.lower()] = converted
         self._check_completeness(ctx, obs, deleting, row)
         if dataset.structured:
             for component in values:
@@ -213,12 +225,16 @@ class Validator:
         if self.log.errors != before or ctx.series_failed:
             return None
         if not deleting and dataset.index not in self.sql_checks:
-            self._track_duplicate(ctx, obs, {**ctx.series_row, **row} if ctx.series_row else row)
+            self._track_duplicate(ctx, obs, row)
         return row if self.log.errors == before else None
 
     def _track_duplicate(self, ctx: _DataSetContext, obs: Obs, row: dict[str, Any]) -> None:
-        """Duplicates inside one series, found as the series is read (SDMX-ML gives each series once)."""
-        key = tuple(row.get(c.lower()) for c in ctx.missing)
+        """Duplicates inside one series, found as the series is read (SDMX-ML gives each series once).
+
+        The key components not given by the series are the observation's own: they are all in ``row``.
+        """
+        columns = ctx.columns
+        key = tuple([row.get(columns[c]) for c in ctx.missing])
         first = ctx.obs_keys.get(key)
         if first is not None:
             assert ctx.schema is not None
@@ -291,7 +307,8 @@ class Validator:
         before = self.log.errors
         converted = self._check_value(ctx.schema, component, value, obs, deleting)
         rule = ctx.schema.components.get(component)
-        if self.log.errors == before and rule is not None and rule.codes is not None and not deleting:
+        cacheable = rule is not None and (rule.codes is not None or rule.role == "time")
+        if self.log.errors == before and cacheable and not deleting:
             ctx.ok.setdefault(component, {})[value] = converted
         return converted
 

@@ -112,6 +112,14 @@ def parse(stream: BinaryIO) -> Iterator[Obs]:
 def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one dispatch loop, kept flat
     root_checked = False
     for event, elem in events:
+        if elem.tag == "Obs":  # fast path: structure-specific observations (unqualified element)
+            if event == "end":
+                obs = _obs(reader, elem)
+                reader.series_has_obs = True
+                elem.clear(keep_tail=False)
+                _drop_previous(elem)
+                yield obs
+            continue
         name = _local(elem.tag)
         if not root_checked:
             _check_root(events, elem, name)
