@@ -175,7 +175,7 @@ def _chunks(path: Path, size: int, quiet: bool) -> Iterator[bytes]:
             sent += len(chunk)
             if not quiet:
                 done = int(40 * sent / max(size, 1))
-                sys.stderr.write(f"\r[{'#' * done}{'.' * (40 - done)}] {sent / 1e6:8.1f} / {size / 1e6:.1f} MB")
+                sys.stderr.write(f"\r[{'#' * done}{'.' * (40 - done)}] {sent / 1e6:9.3f} / {size / 1e6:.3f} MB")
                 sys.stderr.flush()
             yield chunk
 

@@ -48,7 +48,7 @@ def write_structure_specific(out: IO[bytes], series: Iterable[Series], *, agency
 
 def _header(xf: etree.xmlfile, message_id: str, prepared: str, sender: str, agency: str, flow: str, version: str,
             namespace: str) -> None:
-    header = etree.Element(f"{{{MES}}}Header")
+    header = etree.Element(f"{{{MES}}}Header", nsmap={"mes": MES, "com": COM})
     etree.SubElement(header, f"{{{MES}}}ID").text = message_id
     etree.SubElement(header, f"{{{MES}}}Test").text = "false"
     etree.SubElement(header, f"{{{MES}}}Prepared").text = prepared

@@ -58,7 +58,8 @@ def test_doctype_after_comment_is_still_found(client, token_for):
     (lambda m: m.replace(b'REF_AREA="KAZ"', b'REF_AREA="K\xe9Z"'), 400, "XML_NOT_WELL_FORMED"),  # Latin-1 byte
     (lambda m: b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10, 415, "UNRECOGNISED_CONTENT"),  # binary
     (lambda m: m.replace(b"<mes:DataSet", b"<mes:DataSet foo", 1), 400, "XML_NOT_WELL_FORMED"),
-], ids=["truncated", "wrong-encoding", "binary", "broken-attribute"])
+    (lambda m: m.replace(b"<Obs ", b"<Observation/><Obs ", 1), 400, "XML_SCHEMA_VIOLATION"),
+], ids=["truncated", "wrong-encoding", "binary", "broken-attribute", "unknown-element"])
 def test_broken_files(client, hub, token_for, mutate, status, code):
     response = client.post("/data", content=mutate(simple_message()), headers=auth(token_for("KAZ"), None))
     assert response.status_code == status, response.text

@@ -150,3 +150,29 @@ def test_concurrent_pushes_never_interleave(hub):
     if hub.engine.dialect.name == "sqlite":  # one writer: each message's rows are one contiguous block
         spans = sorted((lo, hi) for _, lo, hi, _ in ids)
         assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False)), "rows of two pushes interleaved"
+
+
+@pytest.mark.slow
+def test_cli_push_and_remote_demo_against_a_running_hub(settings, hub, token_for, admin_token, tmp_path):
+    """`exchange push` and `exchange demo --url` talk to a real server process over HTTP."""
+    port = free_port()
+    server = start_server(settings.database_url, port)
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "EXCHANGE_DATABASE_URL": settings.database_url}
+    try:
+        message = tmp_path / "kaz.xml"
+        message.write_bytes(simple_message())
+        push = subprocess.run([sys.executable, "-m", "exchange", "push", str(message), "--url", url, "--token",
+                               token_for("KAZ")], env=env, capture_output=True, text=True, timeout=120)
+        assert push.returncode == 0 and "HTTP 200: accepted: 5 observations" in push.stdout, push.stdout + push.stderr
+        assert "MB" in push.stderr and "/submissions/" in push.stdout  # progress bar, then the report link
+        refused = subprocess.run([sys.executable, "-m", "exchange", "push", str(message), "--url", url, "--token",
+                                  token_for("UZB")], env=env, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1 and "PROVIDER_NOT_ALLOWED" in refused.stdout
+        demo = subprocess.run([sys.executable, "-m", "exchange", "demo", "--url", url, "--token", admin_token],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert demo.returncode == 0 and demo.stdout.count("HTTP 200") == 16, demo.stdout + demo.stderr
+    finally:
+        server.kill()
+        server.wait()
+    assert counts(hub)[0] == 5 + 7144

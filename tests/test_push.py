@@ -204,3 +204,13 @@ def test_submission_count(client, hub, token_for):
     with hub.engine.connect() as conn:
         statuses = conn.execute(select(submission.c.status, func.count()).group_by(submission.c.status)).all()
     assert dict(statuses) == {"accepted": 1, "rejected": 1}
+
+
+def test_action_from_the_message_header(client, hub, token_for):
+    headers = auth(token_for("KAZ"), SS_21)
+    client.post("/data", content=simple_message(), headers=headers)
+    message = ss_message([Series(dims(), [{"TIME_PERIOD": "2016"}])], action="Delete")
+    message = message.replace(b' action="Delete"', b"").replace(
+        b"</mes:Structure>", b"</mes:Structure><mes:DataSetAction>Delete</mes:DataSetAction>", 1)
+    body = client.post("/data", content=message, headers=headers).json()
+    assert body["datasets"][0]["action"] == "Delete" and body["datasets"][0]["deleted"] == 1

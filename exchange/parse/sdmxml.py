@@ -27,6 +27,11 @@ DATASET_SDMX_ATTRS = {
     "action", "setID", "reportingBeginDate", "reportingEndDate", "validFromDate", "validToDate", "publicationYear",
     "publicationPeriod", "structureRef", "dataScope", "REPORTING_YEAR_START_DAY",
 }
+#: Elements a 2.1 DataSet may hold (SDMXDataGeneric.xsd, SDMXDataStructureSpecific.xsd); common:Annotations
+#: and its children are in the common namespace and always allowed.
+DATASET_CONTENT = {"DataProvider", "Series", "SeriesKey", "Attributes", "Value", "Obs", "ObsDimension", "ObsKey",
+                   "ObsValue", "Group", "GroupKey"}
+COMMON_PREFIX = f"{{{V21}common}}"
 _REF_KINDS = {"Structure": "datastructure", "StructureUsage": "dataflow", "ProvisionAgrement": "provisionagreement",
               "ProvisionAgreement": "provisionagreement"}
 
@@ -136,6 +141,8 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
                 reader.obs_in_series = 0
             elif name == "Group":
                 raise_group(elem)
+            elif reader.dataset is not None and name not in DATASET_CONTENT and not elem.tag.startswith(COMMON_PREFIX):
+                _unexpected(elem, name, reader.generic)
             continue
         # end events
         if name == "Obs":
@@ -160,6 +167,7 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
             reader.header_action = Action.from_wire((elem.text or "").strip())
         elif name == "DataSet":
             reader.series_count = reader.obs_in_series = 0
+            reader.dataset = None
             elem.clear(keep_tail=False)
             _drop_previous(elem)
 
@@ -178,6 +186,14 @@ def _check_root(events: Any, root: Any, name: str) -> None:
         raise MessageError("NOT_SDMX_DATA", f"The root element {{{namespace}}}{name} is not an SDMX-ML 2.1 data message.",
                            "Send a GenericData, GenericTimeSeriesData, StructureSpecificData or "
                            "StructureSpecificTimeSeriesData message (SDMX-ML 2.1).", status=415)
+
+
+def _unexpected(elem: Any, name: str, generic: bool) -> None:
+    flavour = "generic" if generic else "structure-specific"
+    raise MessageError("XML_SCHEMA_VIOLATION", f"<{name}> is not allowed in an SDMX-ML 2.1 {flavour} DataSet.",
+                       "Check the message against the SDMX-ML 2.1 schemas: a DataSet holds Series and Obs "
+                       "(and, in generic data, SeriesKey, Attributes, ObsDimension, ObsValue).",
+                       where=f"line {elem.sourceline}")
 
 
 def raise_group(elem: Any) -> None:
