@@ -51,10 +51,13 @@ RULES: dict[str, tuple[Severity, str]] = {
     "GROUP_NOT_SUPPORTED": (Severity.ERROR, "The DSD defines no group: attach the attributes to series or "
                                             "observations."),
     "EMPTY_MESSAGE": (Severity.WARNING, "The message holds no observation."),
+    "NO_OBSERVATION": (Severity.ERROR, "Give the observations of the series (TIME_PERIOD and OBS_VALUE); attribute-only "
+                                      "series or rows are not stored by the hub yet. Only Delete may omit them."),
 }
 #: Codes of messages that cannot be read at all (exchange.rows.MessageError); each carries its own fix text.
 MESSAGE_CODES = {
-    "XML_NOT_WELL_FORMED": 400, "XML_SCHEMA_VIOLATION": 400, "XML_DTD_FORBIDDEN": 400, "NOT_SDMX_DATA": 415, "STRUCTURE_NOT_DATA": 400,
+    "XML_NOT_WELL_FORMED": 400, "XML_SCHEMA_VIOLATION": 400, "XML_DTD_FORBIDDEN": 400, "NOT_SDMX_DATA": 415,
+    "STRUCTURE_NOT_DATA": 400,
     "UNSUPPORTED_MEDIA_TYPE": 415, "UNRECOGNISED_CONTENT": 415, "UNSUPPORTED_FORMAT": 415, "TOO_LARGE": 413,
     "BAD_COMPRESSION": 400, "NOT_UTF8": 400, "CSV_MALFORMED": 400, "CSV_BAD_HEADER": 400, "CSV_BAD_STRUCTURE": 400,
     "CSV_BAD_ACTION": 400, "CSV_EMPTY": 400,
@@ -201,8 +204,13 @@ class Validator:
         before = self.log.errors
         dataset = obs.dataset
         deleting = dataset.action is Action.DELETE
-        row: dict[str, Any] = {"location": obs.where}
         values = obs.values
+        time_dim = schema.time_dimension
+        if not deleting and time_dim and time_dim not in values and time_dim not in ctx.series_values:
+            self._add("NO_OBSERVATION", "A series (or CSV row) without an observation: it carries no "
+                      f"{time_dim}, so its values cannot be stored.", schema, obs, component=time_dim)
+            return None
+        row: dict[str, Any] = {"location": obs.where}
         ok, columns = ctx.ok, ctx.columns
         for component, value in values.items():
             known = ok.get(component)  # fast path: a value already found valid in this dataset

@@ -38,6 +38,7 @@ CASES = [
     ("PROVIDER_NOT_ALLOWED", one_series(obs("2019", "1"), REF_AREA="UZB"), SS_21, KAZ, "REF_AREA", "UZB"),
     ("UNKNOWN_STRUCTURE", ss_message([Series(key(), [obs("2019", "1")])], flow="MIGR_FLOWS"), SS_21, KAZ, None,
      "dataflow=UNECE:MIGR_FLOWS(1.0)"),
+    ("NO_OBSERVATION", ss_message([Series(key(), [])]), SS_21, KAZ, "TIME_PERIOD", None),
     ("MISSING_STRUCTURE", csv20(["dataflow,not-a-ref,I," + ",".join(FLOW_KEY.values()) + ",2019,1,A,0"]), CSV_20,
      KAZ, None, None),
 ]
