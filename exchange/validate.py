@@ -210,18 +210,7 @@ class Validator:
             self._add("NO_OBSERVATION", "A series (or CSV row) without an observation: it carries no "
                       f"{time_dim}, so its values cannot be stored.", schema, obs, component=time_dim)
             return None
-        row: dict[str, Any] = {"location": obs.where}
-        ok, columns = ctx.ok, ctx.columns
-        for component, value in values.items():
-            known = ok.get(component)  # fast path: a value already found valid in this dataset
-            if known is not None:
-                converted = known.get(value, _MISSING)
-                if converted is not _MISSING:
-                    row[columns[component]] = converted
-                    continue
-            converted = self._value(ctx, component, value, obs, deleting)
-            if converted is not None:
-                row[columns.get(component) or component.lower()] = converted
+        row = self._obs_values(ctx, obs, deleting)
         self._check_completeness(ctx, obs, deleting, row)
         if dataset.structured:
             for component in values:
@@ -235,6 +224,21 @@ class Validator:
         if not deleting and dataset.index not in self.sql_checks:
             self._track_duplicate(ctx, obs, row)
         return row if self.log.errors == before else None
+
+    def _obs_values(self, ctx: _DataSetContext, obs: Obs, deleting: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {"location": obs.where}
+        ok, columns = ctx.ok, ctx.columns
+        for component, value in obs.values.items():
+            known = ok.get(component)  # fast path: a value already found valid in this dataset
+            if known is not None:
+                converted = known.get(value, _MISSING)
+                if converted is not _MISSING:
+                    row[columns[component]] = converted
+                    continue
+            converted = self._value(ctx, component, value, obs, deleting)
+            if converted is not None:
+                row[columns.get(component) or component.lower()] = converted
+        return row
 
     def _track_duplicate(self, ctx: _DataSetContext, obs: Obs, row: dict[str, Any]) -> None:
         """Duplicates inside one series, found as the series is read (SDMX-ML gives each series once).
