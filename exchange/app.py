@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from exchange import __version__
-from exchange.api import structures, submissions
+from exchange.api import sdmx, structures, submissions
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
 from exchange.rows import MessageError
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="exchange: SDMX hub for migration statistics", version=__version__, lifespan=lifespan)
     app.include_router(submissions.router)
     app.include_router(structures.router)
+    app.include_router(sdmx.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:

@@ -1,0 +1,172 @@
+"""SDMX REST data queries, API 1.5 (``/data/{flowRef}/{key}/{providerRef}``) and 2.x
+(``/data/{context}/{agency}/{id}/{version}/{key}``), streamed in the negotiated SDMX format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from exchange.api.deps import HubDep
+from exchange.catalog import DsdSchema
+from exchange.hub import Hub
+from exchange.query import DataQuery, QueryError, parse_v1, parse_v2
+from exchange.render import Output, Renderer, sdmxcsv, sdmxml21
+from exchange.rows import StructureRef
+from exchange.store.read import select_rows
+
+router = APIRouter(tags=["SDMX REST"])
+
+
+@dataclass(frozen=True)
+class Representation:
+    media_type: str
+    renderer: Renderer
+    time_series_only: bool = False
+
+
+GENERIC = Representation("application/vnd.sdmx.genericdata+xml;version=2.1", sdmxml21.render_generic)
+REPRESENTATIONS = {
+    "application/vnd.sdmx.genericdata+xml": GENERIC,
+    "application/vnd.sdmx.structurespecificdata+xml": Representation(
+        "application/vnd.sdmx.structurespecificdata+xml;version=2.1", sdmxml21.render_structure_specific),
+    "application/vnd.sdmx.generictimeseriesdata+xml": Representation(
+        "application/vnd.sdmx.generictimeseriesdata+xml;version=2.1", sdmxml21.render_generic_ts, True),
+    "application/vnd.sdmx.structurespecifictimeseriesdata+xml": Representation(
+        "application/vnd.sdmx.structurespecifictimeseriesdata+xml;version=2.1",
+        sdmxml21.render_structure_specific_ts, True),
+    "application/vnd.sdmx.data+csv;version=1.0.0": Representation(
+        "application/vnd.sdmx.data+csv;version=1.0.0", sdmxcsv.render_v1),
+    "application/vnd.sdmx.data+csv;version=2.0.0": Representation(
+        "application/vnd.sdmx.data+csv;version=2.0.0", sdmxcsv.render_v2),
+}
+#: ?format= values for browsers (REST doc/extend.md allows format as a query parameter).
+FORMATS = {"genericdata": "application/vnd.sdmx.genericdata+xml",
+           "structurespecificdata": "application/vnd.sdmx.structurespecificdata+xml",
+           "generictimeseriesdata": "application/vnd.sdmx.generictimeseriesdata+xml",
+           "structurespecifictimeseriesdata": "application/vnd.sdmx.structurespecifictimeseriesdata+xml",
+           "csv": "application/vnd.sdmx.data+csv;version=2.0.0", "sdmx-csv": "application/vnd.sdmx.data+csv;version=2.0.0",
+           "csv10": "application/vnd.sdmx.data+csv;version=1.0.0"}
+
+
+class NotAcceptable(Exception):
+    pass
+
+
+def negotiate(accept: str | None, format_param: str | None, api: str) -> Representation:
+    """Pick the representation: ?format= first, then Accept (q-values honoured), else the default."""
+    if format_param:
+        if format_param not in FORMATS:
+            raise NotAcceptable(f"format={format_param} is not offered; use one of {', '.join(sorted(FORMATS))}.")
+        return REPRESENTATIONS[FORMATS[format_param]]
+    ranked = []
+    for index, item in enumerate((accept or "*/*").split(",")):
+        parts = [p.strip() for p in item.split(";")]
+        base, params = parts[0].lower(), dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        quality = float(params.pop("q", "1") or 1)
+        ranked.append((-quality, index, base, params))
+    for _q, _i, base, params in sorted(ranked):
+        chosen = _match(base, params)
+        if chosen is not None:
+            return chosen
+    raise NotAcceptable(f"None of {accept!r} is offered for data; offered: "
+                        + ", ".join(r.media_type for r in REPRESENTATIONS.values()) + ".")
+
+
+def _match(base: str, params: dict[str, str]) -> Representation | None:
+    version = params.get("version")
+    if base in ("*/*", "application/*", "application/xml", "text/xml"):
+        return GENERIC  # REST 1.5 4_6_conneg.md: Generic Data is the default
+    if base in ("application/vnd.sdmx.data+csv", "text/csv"):
+        return REPRESENTATIONS[f"application/vnd.sdmx.data+csv;version={version or '2.0.0'}"] \
+            if (version or "2.0.0") in ("1.0.0", "2.0.0") else None
+    chosen = REPRESENTATIONS.get(base)
+    if chosen is not None and version not in (None, "2.1"):
+        return None
+    return chosen
+
+
+@router.get("/data/{path:path}", summary="SDMX data query (REST 1.5 and 2.x syntax)")
+def get_data(path: str, request: Request, hub: HubDep) -> Response:
+    """``/data/{flowRef}/{key}/{providerRef}`` (1.5) or ``/data/{context}/{agency}/{id}/{version}/{key}`` (2.x).
+
+    Empty results: 404 in 1.5, 204 in 2.x. Bad syntax: 400. Unsupported representation: 406.
+    """
+    params = dict(request.query_params)
+    try:
+        query = _parse(path, params)
+        representation = negotiate(request.headers.get("accept"), params.get("format"), query.api)
+        schema, flow_key = _resolve(hub, query)
+        output = _output(schema, flow_key, query, representation)
+        rows = _rows(hub, schema, query)
+        first = next(rows, None)  # also builds the SELECT: key and filter errors surface here, before streaming
+    except QueryError as exc:
+        return _error(400, str(exc))
+    except NotAcceptable as exc:
+        return _error(406, str(exc))
+    except LookupError as exc:
+        return _error(404, str(exc))
+    if first is None:
+        return Response(status_code=204) if query.api == "2" else _error(404, "No results found.")
+    body = representation.renderer(output, _chain(first, rows))
+    return StreamingResponse(body, media_type=representation.media_type, headers={"Vary": "Accept"})
+
+
+def _parse(path: str, params: dict[str, str]) -> DataQuery:
+    parts = path.split("/")
+    if parts and parts[0] in ("dataflow", "datastructure", "provisionagreement", "*"):
+        parts += ["*"] * (5 - len(parts)) if len(parts) < 5 else []
+        if len(parts) > 5:
+            raise QueryError("Too many path segments: /data/{context}/{agencyID}/{resourceID}/{version}/{key}.")
+        context, agency, flow, version, key = parts
+        return parse_v2(context, agency, flow, version, key, params)
+    if not parts or not parts[0] or len(parts) > 3:
+        raise QueryError("Use /data/{flowRef}/{key}/{providerRef} (REST 1.5) or "
+                         "/data/{context}/{agencyID}/{resourceID}/{version}/{key} (REST 2.x).")
+    key_v1 = parts[1] if len(parts) > 1 else None
+    provider = parts[2] if len(parts) > 2 else None
+    return parse_v1(parts[0], key_v1, provider, params)
+
+
+def _resolve(hub: Hub, query: DataQuery) -> tuple[DsdSchema, tuple[str, str, str]]:
+    candidates = [k for k in hub.catalog.schemas if k[1] == query.flow and (query.agency in (None, k[0]))
+                  and (query.version in (None, k[2]))]
+    if not candidates:
+        raise LookupError(f"No dataflow {query.agency or '*'}:{query.flow}({query.version or 'latest'}).")
+    agency = candidates[0][0]
+    schema = hub.catalog.schema_for(StructureRef("dataflow", agency, query.flow, query.version or ""))
+    assert schema is not None
+    flow_key = next(k for k in hub.catalog.schemas if hub.catalog.schemas[k] is schema and k[1] == query.flow)
+    return schema, flow_key
+
+
+def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
+            representation: Representation) -> Output:
+    at_obs = query.dimension_at_observation or schema.time_dimension or "AllDimensions"
+    if at_obs != "AllDimensions" and at_obs not in schema.key_components:
+        raise QueryError(f"dimensionAtObservation={at_obs} is not a dimension of {schema.ref}.")
+    if representation.time_series_only and at_obs != schema.time_dimension:
+        raise NotAcceptable("The time-series formats need dimensionAtObservation=TIME_PERIOD.")
+    detail = query.detail if query.api == "1.5" else ("dataonly" if query.attributes == "none" else "full")
+    return Output(schema, *flow_key, dimension_at_observation=at_obs, detail=detail)
+
+
+def _rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
+    table = hub.tables.table(schema)
+    with hub.engine.connect() as conn:
+        yield from select_rows(conn, table, schema, query)
+
+
+def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield first
+    yield from rest
+
+
+def _error(status: int, message: str) -> Response:
+    from fastapi.responses import JSONResponse
+
+    sdmx_code = {400: 140, 404: 100, 406: 140, 413: 130, 501: 501}.get(status, 500)
+    return JSONResponse({"errors": [{"code": sdmx_code, "title": message}]}, status_code=status)

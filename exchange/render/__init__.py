@@ -1,0 +1,42 @@
+"""Renderers: (schema, dataflow, rows) -> an iterator of bytes, streamed; they never touch the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from exchange.catalog import DsdSchema
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a response should hold: the dataflow it answers and how observations are grouped."""
+
+    schema: DsdSchema
+    agency: str
+    flow: str
+    version: str
+    dimension_at_observation: str  # a dimension id, TIME_PERIOD or AllDimensions
+    detail: str = "full"  # full | dataonly | serieskeysonly | nodata
+    labels: str = "id"
+
+
+Renderer = Callable[[Output, Iterator[dict[str, Any]]], Iterator[bytes]]
+
+
+def number(value: float | None) -> str:
+    """Shortest text that reads back as the same float; integers without '.0'."""
+    if value is None:
+        return ""
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def text(schema: DsdSchema, component: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return number(value)
+    return str(value)

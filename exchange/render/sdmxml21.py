@@ -1,0 +1,188 @@
+"""SDMX-ML 2.1 data output, streamed with ``lxml.etree.xmlfile`` (SDMXDataStructureSpecific.xsd, SDMXDataGeneric.xsd).
+
+Rows arrive series by series (ordered by the dimensions, then the period), so a series is closed as soon
+as its key changes; memory holds one row at a time. Deletions (``updatedAfter``) come last and go into a
+second DataSet with ``action="Delete"``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml import etree
+
+from exchange import __version__
+from exchange.render import Output, text
+
+V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
+MES, COM, SS, GEN = V21 + "message", V21 + "common", V21 + "data/structurespecific", V21 + "data/generic"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+FLUSH_BYTES = 64 * 1024
+
+
+class _Layout:
+    """Which components go on the Series element and which on Obs, for one dimensionAtObservation."""
+
+    def __init__(self, out: Output) -> None:
+        schema = out.schema
+        self.flat = out.dimension_at_observation == "AllDimensions"
+        at_obs = out.dimension_at_observation
+        key = list(schema.key_components)
+        self.obs_dims = key if self.flat else [at_obs]
+        self.series_dims = [] if self.flat else [c for c in key if c != at_obs]
+        attrs = [] if out.detail in ("dataonly", "serieskeysonly") else list(schema.attributes)
+        self.obs_attrs = [a for a in attrs if self.flat or schema.level(a, at_obs) == "obs"]
+        self.series_attrs = [a for a in attrs if a not in self.obs_attrs]
+        self.measure = schema.measure
+        self.with_obs = out.detail not in ("serieskeysonly", "nodata")
+
+    def series_key(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[c.lower()] for c in self.series_dims) + (bool(row.get("_deleted")),)
+
+
+def _values(out: Output, row: dict[str, Any], components: list[str]) -> dict[str, str]:
+    values = {}
+    for component in components:
+        value = text(out.schema, component, row.get(component.lower()))
+        if value is not None:
+            values[component] = value
+    return values
+
+
+def _header(xf: Any, out: Output, structure_specific: bool) -> None:
+    header = etree.Element(f"{{{MES}}}Header", nsmap={"mes": MES, "com": COM})
+    etree.SubElement(header, f"{{{MES}}}ID").text = f"EXCHANGE_{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    etree.SubElement(header, f"{{{MES}}}Test").text = "false"
+    etree.SubElement(header, f"{{{MES}}}Prepared").text = datetime.now(UTC).isoformat(timespec="seconds")
+    etree.SubElement(header, f"{{{MES}}}Sender", id="UNECE")
+    attrs = {"structureID": "STR1", "dimensionAtObservation": out.dimension_at_observation}
+    if structure_specific:
+        attrs["namespace"] = (f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}"
+                              f"({out.version}):ObsLevelDim:{out.dimension_at_observation}")
+    structure = etree.SubElement(header, f"{{{MES}}}Structure", attrs)
+    usage = etree.SubElement(structure, f"{{{COM}}}StructureUsage")
+    etree.SubElement(usage, "Ref", agencyID=out.agency, id=out.flow, version=out.version)
+    etree.SubElement(header, f"{{{MES}}}Source", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = (
+        f"exchange {__version__}")
+    xf.write(header)
+
+
+def render_structure_specific(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield from _render(out, rows, structure_specific=True, root_tag="StructureSpecificData")
+
+
+def render_structure_specific_ts(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield from _render(out, rows, structure_specific=True, root_tag="StructureSpecificTimeSeriesData")
+
+
+def render_generic(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield from _render(out, rows, structure_specific=False, root_tag="GenericData")
+
+
+def render_generic_ts(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield from _render(out, rows, structure_specific=False, root_tag="GenericTimeSeriesData")
+
+
+def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: bool,  # noqa: C901
+            root_tag: str) -> Iterator[bytes]:
+    layout = _Layout(out)
+    buffer = io.BytesIO()
+    nsmap = {"mes": MES, "com": COM, "xsi": XSI, ("ss" if structure_specific else "gen"): SS if structure_specific
+             else GEN}
+    with etree.xmlfile(buffer, encoding="utf-8", buffered=False) as xf:
+        xf.write_declaration()
+        with xf.element(f"{{{MES}}}{root_tag}", nsmap=nsmap):
+            _header(xf, out, structure_specific)
+            dataset_ctx = series_ctx = None
+            current_key: tuple[Any, ...] | None = None
+            deleted: bool | None = None
+            for row in rows:
+                row_deleted = bool(row.get("_deleted"))
+                if row_deleted != deleted:  # open a (new) DataSet
+                    if series_ctx is not None:
+                        series_ctx.__exit__(None, None, None)
+                        series_ctx = None
+                    if dataset_ctx is not None:
+                        dataset_ctx.__exit__(None, None, None)
+                    deleted = row_deleted
+                    dataset_ctx = xf.element(f"{{{MES}}}DataSet", _dataset_attrs(structure_specific, deleted))
+                    dataset_ctx.__enter__()
+                    current_key = None
+                if not layout.flat:
+                    key = layout.series_key(row)
+                    if key != current_key:
+                        if series_ctx is not None:
+                            series_ctx.__exit__(None, None, None)
+                        series_ctx = _open_series(xf, out, layout, row, structure_specific)
+                        current_key = key
+                if layout.with_obs:
+                    xf.write(_obs(out, layout, row, structure_specific))
+                if buffer.tell() > FLUSH_BYTES:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            if series_ctx is not None:
+                series_ctx.__exit__(None, None, None)
+            if dataset_ctx is not None:
+                dataset_ctx.__exit__(None, None, None)
+            else:  # no observation: an empty dataset still names the structure
+                with xf.element(f"{{{MES}}}DataSet", _dataset_attrs(structure_specific, False)):
+                    pass
+    yield buffer.getvalue()
+
+
+def _dataset_attrs(structure_specific: bool, deleted: bool) -> dict[str, str]:
+    attrs = {"action": "Delete" if deleted else "Replace"}
+    if structure_specific:
+        attrs.update({f"{{{SS}}}structureRef": "STR1", f"{{{SS}}}dataScope": "DataStructure"})
+    else:
+        attrs["structureRef"] = "STR1"
+    return attrs
+
+
+def _open_series(xf: Any, out: Output, layout: _Layout, row: dict[str, Any], structure_specific: bool) -> Any:
+    dims = _values(out, row, layout.series_dims)
+    attrs = _values(out, row, layout.series_attrs)
+    if structure_specific:
+        ctx = xf.element("Series", {**dims, **attrs})
+        ctx.__enter__()
+        return ctx
+    ctx = xf.element(f"{{{GEN}}}Series")
+    ctx.__enter__()
+    xf.write(_generic_values("SeriesKey", dims))
+    if attrs:
+        xf.write(_generic_values("Attributes", attrs))
+    return ctx
+
+
+def _generic_values(tag: str, values: dict[str, str]) -> Any:
+    block = etree.Element(f"{{{GEN}}}{tag}")
+    for component, value in values.items():
+        etree.SubElement(block, f"{{{GEN}}}Value", id=component, value=value)
+    return block
+
+
+def _obs(out: Output, layout: _Layout, row: dict[str, Any], structure_specific: bool) -> Any:
+    dims = _values(out, row, layout.obs_dims)
+    attrs = _values(out, row, layout.obs_attrs)
+    value = text(out.schema, layout.measure, row.get(layout.measure.lower()))
+    if structure_specific:
+        obs = etree.Element("Obs", dims)
+        if value is not None and not row.get("_deleted"):
+            obs.set(layout.measure, value)
+        for component, attr_value in attrs.items():
+            obs.set(component, attr_value)
+        return obs
+    obs = etree.Element(f"{{{GEN}}}Obs")
+    if layout.flat:
+        obs.append(_generic_values("ObsKey", dims))
+    else:
+        etree.SubElement(obs, f"{{{GEN}}}ObsDimension", value=dims[layout.obs_dims[0]])
+    if value is not None and not row.get("_deleted"):
+        etree.SubElement(obs, f"{{{GEN}}}ObsValue", value=value)
+    if attrs:
+        obs.append(_generic_values("Attributes", attrs))
+    return obs

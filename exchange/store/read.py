@@ -1,0 +1,111 @@
+"""The only SELECT builder for observations: a ``DataQuery`` against a DSD's table, streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, not_, or_, select, true
+
+from exchange.catalog import DsdSchema
+from exchange.periods import parse_period
+from exchange.query import DataQuery, QueryError
+
+
+def _state(table: Table, query: DataQuery) -> ColumnElement[bool]:
+    """Which versions: current (default), as they stood at ``asOf``, or changed since ``updatedAfter``."""
+    c = table.c
+    if query.as_of is not None:
+        live = and_(c._recorded_at <= query.as_of, or_(c._superseded_at.is_(None), c._superseded_at > query.as_of))
+        return and_(live, c._deleted == false())
+    if query.updated_after is not None:  # deletions included: they are reported as a Delete dataset
+        return and_(c._superseded_at.is_(None), c._recorded_at > query.updated_after)
+    return and_(c._superseded_at.is_(None), c._deleted == false())
+
+
+def _keys(table: Table, schema: DsdSchema, query: DataQuery) -> ColumnElement[bool]:
+    alternatives = []
+    for pattern in query.key_patterns(schema.dimensions):
+        parts = [table.c[d.lower()].in_(sorted(codes)) for d, codes in zip(schema.dimensions, pattern, strict=True)
+                 if codes is not None]
+        alternatives.append(and_(true(), *parts))
+    return or_(*alternatives) if alternatives else true()
+
+
+def _time_condition(table: Table, op: str, value: str) -> ColumnElement[bool]:
+    period = parse_period(value)
+    if period is None:
+        raise QueryError(f"c[TIME_PERIOD]: {value!r} is not an SDMX time period.")
+    c = table.c
+    conditions = {
+        "eq": and_(c._period_start == period.start, c._period_end == period.end),
+        "ne": or_(c._period_start != period.start, c._period_end != period.end),
+        "ge": c._period_start >= period.start, "gt": c._period_start > period.end,
+        "le": c._period_end <= period.end, "lt": c._period_end < period.start,
+    }
+    if op not in conditions:
+        raise QueryError(f"c[TIME_PERIOD] takes eq, ne, lt, le, gt or ge, not {op}.")
+    return conditions[op]
+
+
+def _component_condition(table: Table, schema: DsdSchema, component: str, op: str, value: str) -> ColumnElement[bool]:
+    if component == schema.time_dimension:
+        return _time_condition(table, op, value)
+    if component not in schema.components:
+        raise QueryError(f"c[{component}]: {component} is not a component of {schema.ref}.")
+    column: Any = table.c[component.lower()]
+    operand: Any = value
+    if schema.components[component].numeric and schema.components[component].codes is None:
+        try:
+            operand = float(value)
+        except ValueError as exc:
+            raise QueryError(f"c[{component}]: {value!r} is not a number.") from exc
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return {
+        "eq": lambda: column == operand, "ne": lambda: column != operand, "lt": lambda: column < operand,
+        "le": lambda: column <= operand, "gt": lambda: column > operand, "ge": lambda: column >= operand,
+        "co": lambda: column.like(f"%{escaped}%", escape="\\"), "nc": lambda: not_(column.like(f"%{escaped}%",
+                                                                                               escape="\\")),
+        "sw": lambda: column.like(f"{escaped}%", escape="\\"), "ew": lambda: column.like(f"%{escaped}", escape="\\"),
+    }[op]()
+
+
+def _filters(table: Table, schema: DsdSchema, query: DataQuery) -> list[ColumnElement[bool]]:
+    out = []
+    for component, alternatives in query.filters:
+        out.append(or_(*[and_(*[_component_condition(table, schema, component, op, value) for op, value in group])
+                         for group in alternatives]))
+    if query.start_period:
+        out.append(table.c._period_end >= query.start_period)
+    if query.end_period:
+        out.append(table.c._period_start <= query.end_period)
+    if query.providers is not None:
+        out.append(table.c._provider.in_(sorted(query.providers)))
+    return out
+
+
+def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[Any]:
+    dims = [table.c[d.lower()] for d in schema.dimensions]
+    where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
+    order = [table.c._deleted, *dims, table.c._period_start]
+    if query.first_n is None and query.last_n is None:
+        return select(table).where(where).order_by(*order)
+    # firstNObservations / lastNObservations apply per series (4_4_data_queries.md).
+    position = func.row_number().over(partition_by=[table.c._deleted, *dims], order_by=table.c._period_start.asc())
+    from_end = func.row_number().over(partition_by=[table.c._deleted, *dims], order_by=table.c._period_start.desc())
+    ranked = select(table, position.label("_first"), from_end.label("_last")).where(where).subquery()
+    keep = []
+    if query.first_n is not None:
+        keep.append(ranked.c._first <= query.first_n)
+    if query.last_n is not None:
+        keep.append(ranked.c._last <= query.last_n)
+    columns = [ranked.c[c.name] for c in table.columns]
+    return select(*columns).where(or_(*keep)).order_by(
+        ranked.c._deleted, *[ranked.c[d.name] for d in dims], ranked.c._period_start)
+
+
+def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
+    """Matching observations, series by series, in period order; deletions (updatedAfter) come last."""
+    result = conn.execution_options(stream_results=True, yield_per=5000).execute(build_select(table, schema, query))
+    for row in result.mappings():
+        yield dict(row)

