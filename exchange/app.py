@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from exchange import __version__
-from exchange.api import sdmx, structure_queries, structures, submissions
+from exchange.api import sdmx, stats, structure_queries, structures, submissions
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
 from exchange.rows import MessageError
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(submissions.router)
     app.include_router(structures.router)
     app.include_router(sdmx.router)
+    app.include_router(stats.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:

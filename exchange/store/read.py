@@ -109,3 +109,14 @@ def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQu
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(build_select(table, schema, query))
     for row in result.mappings():
         yield dict(row)
+
+
+def flow_rows(conn: Connection, table: Table, periods: set[str] | None = None,
+              filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Current observations of a migration-flow table (for the statistics), optionally for some periods."""
+    where = [table.c._superseded_at.is_(None), table.c._deleted == false()]
+    if periods:
+        where.append(table.c.time_period.in_(sorted(periods)))
+    for component, value in (filters or {}).items():
+        where.append(table.c[component.lower()] == value)
+    return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]

@@ -1,0 +1,1 @@
+"""Mirror statistics and regional aggregates: pure functions over stored rows (hub extensions, not SDMX)."""
