@@ -69,6 +69,39 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("token")
     revoke.set_defaults(run=_token_revoke)
 
+    mirror = sub.add_parser("mirror", help="mirror statistics on the hub's data (tables, or CSV with --csv)")
+    mirror_sub = mirror.add_subparsers(metavar="WHAT")
+    for name, help_text in (("pairs", "origin-reported E against destination-reported I, with measures"),
+                            ("coverage", "a country's emigration and immigration coverage"),
+                            ("estimate", "a country's emigration estimated from partners' immigration"),
+                            ("factors", "correction factors (weighted least squares on log ratios)"),
+                            ("harmonised", "harmonised flows")):
+        command = mirror_sub.add_parser(name, help=help_text)
+        command.add_argument("--period", required=True, help="e.g. 2016")
+        command.add_argument("--csv", action="store_true", help="CSV on standard output instead of a table")
+        if name in ("pairs",):
+            command.add_argument("--origin")
+            command.add_argument("--destination")
+            command.add_argument("--basis", choices=["residence", "citizenship", "birth"], default="residence")
+            command.add_argument("--both-only", action="store_true", help="only pairs reported by both sides")
+        if name in ("coverage", "estimate"):
+            command.add_argument("--country", required=True, help="ISO alpha-3, e.g. KAZ")
+        if name in ("estimate", "factors", "harmonised"):
+            command.add_argument("--duration-adjust", action="store_true", help="IMEM duration coefficients first")
+        if name in ("factors", "harmonised"):
+            command.add_argument("--benchmark", default="SWE")
+        command.set_defaults(run=_mirror, what=name)
+
+    aggregate = sub.add_parser("aggregate", help="regional totals with coverage (tables, or CSV with --csv)")
+    aggregate.add_argument("region", help="a region of CL_AREA: EU27_2020, EFTA, CIS, EECCA, UNECE, W00")
+    aggregate.add_argument("--flow", choices=["EMI", "IMM"], default="EMI")
+    aggregate.add_argument("--period", action="append", help="repeatable; all periods if absent")
+    aggregate.add_argument("--scope", choices=["all", "intra", "extra"], default="all")
+    aggregate.add_argument("--min-coverage", type=float, default=0.0)
+    aggregate.add_argument("--fill-from-mirror", action="store_true")
+    aggregate.add_argument("--csv", action="store_true")
+    aggregate.set_defaults(run=_aggregate)
+
     demo = sub.add_parser("demo", help="push real Eurostat flows (one message per country) through the push path")
     demo.add_argument("--url", help="push to a running hub instead of the local database")
     demo.add_argument("--token", help="admin token for --url")
@@ -212,6 +245,88 @@ def _token_revoke(args: argparse.Namespace) -> int:
         hub.close()
     print("revoked" if count else "no such active token")
     return 0 if count else 1
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
+    import csv
+
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row_cells in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(row_cells, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 100 else f"{value:.4g}"
+    if isinstance(value, list):
+        return " ".join(value)
+    return str(value)
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    from exchange.api import stats
+    from exchange.hub import open_hub
+
+    hub = open_hub(Settings())
+    try:
+        what = args.what
+        if what == "pairs":
+            body = stats.pairs(hub, period=[args.period], origin=args.origin, destination=args.destination,
+                               basis=args.basis, both_only=args.both_only)
+            _print_rows(body["pairs"], ["origin", "destination", "period", "emigration_reported_by_origin",
+                                        "immigration_reported_by_destination", "diff", "ratio_ei", "ln_ratio",
+                                        "sym_pct", "flag", "origin_dur_crit", "destination_dur_crit"], args.csv)
+        elif what == "coverage":
+            result = stats.coverage(hub, country=args.country, period=args.period)
+            _print_rows([result], ["country", "period", "emigration_coverage", "immigration_coverage",
+                                   "emigration_partners", "immigration_partners"], args.csv)
+        elif what == "estimate":
+            result = stats.estimate(hub, country=args.country, period=args.period, duration_adjust=args.duration_adjust)
+            _print_rows([result], ["country", "period", "estimate", "obs_status", "method", "partners"], args.csv)
+        else:
+            handler = stats.factors if what == "factors" else stats.harmonised
+            body = handler(hub, period=args.period, benchmark=args.benchmark, duration_adjust=args.duration_adjust)
+            if not isinstance(body, dict):  # a 422 answer: the pair graph is not connected to the benchmark
+                print(json.loads(bytes(body.body))["message"], file=sys.stderr)
+                return 1
+            if what == "factors":
+                _print_rows(body["countries"], ["country", "imm_factor_r", "emi_factor_s", "se_ln_r", "se_ln_s"],
+                            args.csv)
+            else:
+                _print_rows(body["flows"], ["origin", "destination", "period", "adj_imm", "adj_emi",
+                                            "harmonised_flow"], args.csv)
+    finally:
+        hub.close()
+    return 0
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    from exchange.api import stats
+    from exchange.hub import open_hub
+
+    hub = open_hub(Settings())
+    try:
+        body = stats.aggregates(hub, region=args.region, flow=args.flow, period=args.period,
+                                partner_scope=args.scope, min_coverage=args.min_coverage,
+                                fill_from_mirror=args.fill_from_mirror)
+        if not isinstance(body, dict):
+            print(json.loads(bytes(body.body))["message"], file=sys.stderr)
+            return 1
+        _print_rows(body["totals"], ["region", "flow", "partner_scope", "period", "value", "members_reporting",
+                                     "members_expected", "coverage", "obs_status", "missing"], args.csv)
+    finally:
+        hub.close()
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

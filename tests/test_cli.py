@@ -78,3 +78,21 @@ def test_demo_pushes_real_data_through_the_push_path(database_url, hub):
     assert stored == expected_real_cells() == 7144
     # mirror-statistics.md 8.1: SE->FI 2016, E = 2 608 (reported by Sweden), I = 2 610 (reported by Finland)
     assert (sweden_to_finland, finland_from_sweden) == (2608, 2610)
+
+
+def test_mirror_and_aggregate_commands(database_url, hub):
+    assert run(database_url, "demo").returncode == 0
+    pairs = run(database_url, "mirror", "pairs", "--period", "2016", "--origin", "SWE", "--destination", "FIN")
+    assert pairs.returncode == 0 and "2,608" in pairs.stdout and "2,610" in pairs.stdout and "consistent" in pairs.stdout
+    factors = run(database_url, "mirror", "factors", "--period", "2016", "--csv")
+    rows = list(csv.DictReader(factors.stdout.splitlines()))
+    assert len(rows) == 15 and {r["country"] for r in rows if r["imm_factor_r"] == "1.0"} == {"SWE"}
+    assert run(database_url, "mirror", "coverage", "--country", "SVK", "--period", "2016").stdout.count("SVK") == 1
+    assert "harmonised_flow" in run(database_url, "mirror", "harmonised", "--period", "2016", "--csv").stdout
+    assert run(database_url, "mirror", "estimate", "--country", "SWE", "--period", "2016").returncode == 0
+    cut_off = run(database_url, "mirror", "factors", "--period", "2016", "--benchmark", "CYP")
+    assert cut_off.returncode == 1 and "CYP" in cut_off.stderr
+    intra = run(database_url, "aggregate", "EU27_2020", "--scope", "intra", "--flow", "IMM", "--period", "2016",
+                "--csv")
+    (total,) = list(csv.DictReader(intra.stdout.splitlines()))
+    assert total["members_reporting"] == "15" and total["members_expected"] == "27" and total["obs_status"] == "U"
