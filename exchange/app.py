@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from exchange import __version__
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
             app.state.hub.close()
 
     app = FastAPI(title="exchange: SDMX hub for migration statistics", version=__version__, lifespan=lifespan)
+    # Compressed answers when the client sends Accept-Encoding: gzip (REST: plain HTTP compression).
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(submissions.router)
     app.include_router(structures.router)
     app.include_router(sdmx.router)

@@ -175,3 +175,22 @@ def test_references_and_details(client):
     assert client.get("/dataflow", headers={"Accept": "application/vnd.sdmx.structure+json;version=2.0.0"}
                       ).status_code == 406
     assert client.get("/nonsense/UNECE").status_code == 404
+
+
+def test_caching_and_compression(loaded, token_for):
+    first = loaded.get("/data/MIGR_FLOW", headers={"Accept": "text/csv"})
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    again = loaded.get("/data/MIGR_FLOW", headers={"Accept": "text/csv", "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert loaded.get("/data/MIGR_FLOW", headers={"Accept": "text/csv", "If-Modified-Since": modified}
+                      ).status_code == 304
+    other_format = loaded.get("/data/MIGR_FLOW", headers={"If-None-Match": etag})
+    assert other_format.status_code == 200  # the validator covers the negotiated representation too
+    message = ss_message([Series(key(COUNTERPART_AREA="RUS", DUR_CRIT="M12"), [obs("2017", "5")])])
+    loaded.post("/data", content=message, headers=auth(token_for("KAZ"), SS_21))
+    assert loaded.get("/data/MIGR_FLOW", headers={"Accept": "text/csv", "If-None-Match": etag}).status_code == 200
+    structure = loaded.get("/codelist/UNECE/CL_AREA")
+    assert loaded.get("/codelist/UNECE/CL_AREA", headers={"If-None-Match": structure.headers["etag"]}
+                      ).status_code == 304
+    zipped = loaded.get("/codelist/UNECE/CL_AREA", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == structure.content

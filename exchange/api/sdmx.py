@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from exchange.api import caching
 from exchange.api.deps import HubDep
 from exchange.catalog import DsdSchema
 from exchange.hub import Hub
@@ -96,6 +97,9 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
     Empty results: 404 in 1.5, 204 in 2.x. Bad syntax: 400. Unsupported representation: 406.
     """
     params = dict(request.query_params)
+    validators = caching.data_validators(hub, request)
+    if caching.not_modified(request, validators):
+        return Response(status_code=304, headers=validators)
     try:
         query = _parse(path, params)
         representation = negotiate(request.headers.get("accept"), params.get("format"), query.api)
@@ -112,7 +116,8 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
     if first is None:
         return Response(status_code=204) if query.api == "2" else _error(404, "No results found.")
     body = representation.renderer(output, _chain(first, rows))
-    return StreamingResponse(body, media_type=representation.media_type, headers={"Vary": "Accept"})
+    return StreamingResponse(body, media_type=representation.media_type,
+                             headers={"Vary": "Accept, Accept-Encoding", **validators})
 
 
 def _parse(path: str, params: dict[str, str]) -> DataQuery:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from exchange.api import caching
 from exchange.api.deps import HubDep
 from exchange.catalog.artefacts import RESOURCES
 
@@ -38,6 +39,9 @@ def _set(value: str | None, sep: str, wildcard: str) -> set[str] | None:
 
 def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies: set[str] | None,
             ids: set[str] | None, versions: set[str] | None, item: str | None) -> Response:
+    validators = caching.structure_validators(hub, request)
+    if caching.not_modified(request, validators):
+        return Response(status_code=304, headers=validators)
     params = request.query_params
     references, detail = params.get("references", "none"), params.get("detail", "full")
     if detail not in DETAILS:
@@ -53,7 +57,7 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
     except ValueError as exc:
         return _error(400, str(exc))
     body = artefacts.message(keys, referenced, detail, item)
-    return Response(body, media_type=STRUCTURE_XML, headers={"Vary": "Accept"})
+    return Response(body, media_type=STRUCTURE_XML, headers={"Vary": "Accept, Accept-Encoding", **validators})
 
 
 @router.get("/structure/{artefact_type}", summary="Structure query (REST 2.x)")
