@@ -51,6 +51,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "GROUP_NOT_SUPPORTED": (Severity.ERROR, "The DSD defines no group: attach the attributes to series or "
                                             "observations."),
     "EMPTY_MESSAGE": (Severity.WARNING, "The message holds no observation."),
+    "DERIVED_DATAFLOW": (Severity.ERROR, "Push the reported flows (UNECE:MIGR_FLOW); the hub computes this dataflow."),
     "NO_OBSERVATION": (Severity.ERROR, "Give the observations of the series (TIME_PERIOD and OBS_VALUE); attribute-only "
                                       "series or rows are not stored by the hub yet. Only Delete may omit them."),
 }
@@ -184,7 +185,12 @@ class Validator:
                                     where=dataset.where))
         else:
             schema = self.catalog.schema_for(dataset.structure)
-            if schema is None:
+            if schema is not None and self.catalog.is_derived(dataset.structure):
+                self.log.add(make_issue("DERIVED_DATAFLOW", f"{dataset.structure} is computed by the hub from the "
+                                        "reported flows; it cannot be pushed.", value=str(dataset.structure),
+                                        where=dataset.where))
+                schema = None
+            elif schema is None:
                 self.log.add(make_issue("UNKNOWN_STRUCTURE", f"The hub has no {dataset.structure}.",
                                         value=str(dataset.structure), where=dataset.where))
         levels = {}

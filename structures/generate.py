@@ -134,6 +134,20 @@ SIMPLE_CODELISTS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "CL_UNIT": ("UNECE", "Unit of measure", [("PS", "Persons"), ("PER_1000", "Per 1 000 population")]),
     "CL_STOCK_BASIS": ("UNECE", "Basis of a migrant stock", [
         ("COB", "Country of birth"), ("CIT", "Country of citizenship")]),
+    # Derived (hub-computed) structures, mirror-statistics.md 6.3.
+    "CL_MIRROR_MEASURE": ("UNECE", "Mirror statistics measure", [
+        ("E_ORIG", "Emigration reported by the origin"), ("I_DEST", "Immigration reported by the destination"),
+        ("DIFF", "Difference I - E"), ("REL_E", "Relative difference (I - E) / E"),
+        ("REL_I", "Relative difference (I - E) / I"), ("RATIO_EI", "Ratio E / I"), ("LN_RATIO", "Log ratio ln(I / E)"),
+        ("SYM_PCT", "Symmetric relative difference 200 (I - E) / (I + E), percent"),
+        ("ASYM_SHARE", "Asymmetry share |I - E| / (I + E)"), ("E_ADJ", "Adjusted emigration"),
+        ("I_ADJ", "Adjusted immigration"), ("HARM", "Harmonised flow")]),
+    "CL_METHOD": ("UNECE", "Calculation method", [
+        ("RAW", "Reported values, no adjustment"), ("DUR_IMEM", "Duration adjustment with the IMEM coefficients"),
+        ("WLS_LOG", "Weighted least squares on log ratios"), ("LOG_LS", "Least squares on log ratios")]),
+    "CL_PARTNER_SCOPE": ("UNECE", "Partners covered by an aggregate", [
+        ("ALL", "All partners (reported totals)"), ("INTRA", "Partners inside the region"),
+        ("EXTRA", "Partners outside the region")]),
     # SDMX global code lists (Content-Oriented Guidelines), reused, not redefined.
     "CL_OBS_STATUS": ("SDMX", "Observation status", [
         ("A", "Normal value"), ("B", "Time series break"), ("D", "Definition differs"),
@@ -256,6 +270,15 @@ CONCEPTS = {
     "COMPILING_ORG": ("Compiling organisation", None), "COMMENT_OBS": ("Observation comment", None),
     "COMMENT_TS": ("Series comment", None), "PRE_BREAK_VALUE": ("Pre-break value", None),
     "REF_DATE": ("Reference date", None),
+    "ORIGIN": ("Country of origin", "CL_AREA"), "DESTINATION": ("Country of destination", "CL_AREA"),
+    "MIRROR_MEASURE": ("Mirror statistics measure", "CL_MIRROR_MEASURE"), "METHOD": ("Calculation method", "CL_METHOD"),
+    "BENCHMARK_AREA": ("Benchmark country of the correction factors", "CL_AREA"),
+    "DUR_CRIT_ORIG": ("Duration criterion of the origin's emigration", "CL_DUR_CRIT"),
+    "DUR_CRIT_DEST": ("Duration criterion of the destination's immigration", "CL_DUR_CRIT"),
+    "STD_ERR": ("Standard error (of the log factor)", None),
+    "PARTNER_SCOPE": ("Partners covered by the aggregate", "CL_PARTNER_SCOPE"),
+    "MEMBERS_REPORTING": ("Members reporting", None), "MEMBERS_EXPECTED": ("Members expected", None),
+    "COVERAGE_RATIO": ("Share of members covered", None),
 }
 SDMX_AGENCY_CODELISTS = {"CL_OBS_STATUS", "CL_CONF_STATUS", "CL_UNIT_MULT", "CL_DECIMALS"}
 
@@ -271,7 +294,19 @@ FLOW_ATTRS = [
     ("COMMENT_OBS", "obs", False), ("PRE_BREAK_VALUE", "obs", False),
 ]
 STOCK_ATTRS = [a for a in FLOW_ATTRS if a[0] not in {"DUR_CRIT", "DUR_BASIS"}] + [("REF_DATE", "series", False)]
-NUMERIC_TEXT = {"PRE_BREAK_VALUE"}
+NUMERIC_TEXT = {"PRE_BREAK_VALUE", "STD_ERR", "MEMBERS_REPORTING", "MEMBERS_EXPECTED", "COVERAGE_RATIO"}
+MIRROR_DIMS = ["FREQ", "ORIGIN", "DESTINATION", "MIGRANT_TYPE", "SEX", "AGE", "MIRROR_MEASURE"]
+MIRROR_ATTRS = [("METHOD", "obs", False), ("BENCHMARK_AREA", "obs", False), ("DUR_CRIT_ORIG", "obs", False),
+                ("DUR_CRIT_DEST", "obs", False), ("OBS_STATUS", "obs", False)]
+FACTOR_DIMS = ["FREQ", "REF_AREA", "MIGR_FLOW", "METHOD"]
+FACTOR_ATTRS = [("BENCHMARK_AREA", "obs", False), ("STD_ERR", "obs", False), ("OBS_STATUS", "obs", False)]
+AGG_DIMS = ["FREQ", "REF_AREA", "MIGR_FLOW", "PARTNER_SCOPE", "MIGRANT_TYPE", "SEX", "AGE", "UNIT_MEASURE"]
+AGG_ATTRS = [("OBS_STATUS", "obs", True), ("MEMBERS_REPORTING", "obs", False), ("MEMBERS_EXPECTED", "obs", False),
+             ("COVERAGE_RATIO", "obs", False)]
+#: Dataflows the hub computes (never pushed): id -> (title, what they are computed from)
+DERIVED = {"MIGR_MIRROR": "Mirror statistics: origin-reported emigration against destination-reported immigration",
+           "MIGR_CORR_FACTOR": "Correction factors per country and direction (weighted least squares on log ratios)",
+           "MIGR_FLOW_AGG": "Regional aggregates of migration flows, with coverage"}
 
 
 def concept_ref(parent: etree._Element, concept: str) -> None:
@@ -329,9 +364,11 @@ def dsd(parent: etree._Element, dsd_id: str, title: str, dims: list[str], attrs:
     local_repr(pm, "OBS_VALUE")
 
 
-def dataflow(parent: etree._Element, flow_id: str, title: str) -> None:
+def dataflow(parent: etree._Element, flow_id: str, title: str, derived: bool = False) -> None:
     node = el(parent, STR, "Dataflow", id=flow_id, agencyID="UNECE", version="1.0", isFinal="true",
               urn=f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=UNECE:{flow_id}(1.0)")
+    if derived:  # computed by the hub from MIGR_FLOW on every query; POST /data refuses it
+        annotation(node, "EXCHANGE_DERIVED", "UNECE:MIGR_FLOW(1.0)", "Computed by the hub from the reported flows.")
     name(node, title)
     structure = el(node, STR, "Structure")
     etree.SubElement(structure, "Ref", id=flow_id, version="1.0", agencyID="UNECE", package="datastructure",
@@ -366,6 +403,8 @@ def build_migration() -> None:
     flows = el(structures, STR, "Dataflows")
     dataflow(flows, "MIGR_FLOW", "International migration flows")
     dataflow(flows, "MIGR_STOCK", "International migrant stocks")
+    for flow_id, title in DERIVED.items():
+        dataflow(flows, flow_id, title, derived=True)
     cons = el(structures, STR, "Concepts")
     scheme = el(cons, STR, "ConceptScheme", id="MIGR_CONCEPTS", agencyID="UNECE", version="1.0", isFinal="true",
                 urn="urn:sdmx:org.sdmx.infomodel.conceptscheme.ConceptScheme=UNECE:MIGR_CONCEPTS(1.0)")
@@ -376,6 +415,9 @@ def build_migration() -> None:
     dsds = el(structures, STR, "DataStructures")
     dsd(dsds, "MIGR_FLOW", "International migration flows", FLOW_DIMS, FLOW_ATTRS)
     dsd(dsds, "MIGR_STOCK", "International migrant stocks", STOCK_DIMS, STOCK_ATTRS)
+    dsd(dsds, "MIGR_MIRROR", DERIVED["MIGR_MIRROR"], MIRROR_DIMS, MIRROR_ATTRS)
+    dsd(dsds, "MIGR_CORR_FACTOR", DERIVED["MIGR_CORR_FACTOR"], FACTOR_DIMS, FACTOR_ATTRS)
+    dsd(dsds, "MIGR_FLOW_AGG", DERIVED["MIGR_FLOW_AGG"], AGG_DIMS, AGG_ATTRS)
     # Structures children follow the XSD sequence: ... DataStructures, ..., Constraints.
     constraints = el(structures, STR, "Constraints")
     reporters = [a3 for a3, *_ in countries()] + list(USER_AREAS)

@@ -231,3 +231,31 @@ def test_aggregates_endpoint_uses_the_region_code_list(client, token_for):
     intra = client.get("/stats/aggregates", params={"region": "CIS", "period": "2019", "partner_scope": "intra"})
     assert intra.json()["totals"][0]["value"] == 30
     assert client.get("/stats/aggregates", params={"region": "KAZ"}).status_code == 404
+
+
+# --- the same results as SDMX, through the ordinary data endpoint ----------------------------------
+
+def test_derived_dataflows_served_as_sdmx(real):
+    import io
+
+    import sdmx
+
+    from exchange.settings import REPO_ROOT
+
+    structures = sdmx.read_sdmx(REPO_ROOT / "structures" / "UNECE-migration.xml").structure
+    generic = {"Accept": "application/vnd.sdmx.genericdata+xml;version=2.1"}
+    response = real.get("/data/UNECE,MIGR_MIRROR,1.0/A.SWE.FIN._T._T._T.HARM+E_ORIG+I_DEST+LN_RATIO",
+                        params={"startPeriod": "2016", "endPeriod": "2016"}, headers=generic)
+    assert response.status_code == 200, response.text
+    message = sdmx.read_sdmx(io.BytesIO(response.content), structure=structures["MIGR_MIRROR"])
+    values = {str(o.key.values["MIRROR_MEASURE"].value): float(o.value) for o in message.data[0].obs}
+    assert values["E_ORIG"] == 2608 and values["I_DEST"] == 2610
+    assert round(values["HARM"], 1) == 2961.8 and round(values["LN_RATIO"], 6) == 0.000767
+    factors = real.get("/data/MIGR_CORR_FACTOR/A.SVK.EMI.WLS_LOG?startPeriod=2016&endPeriod=2016",
+                       headers={"Accept": "application/vnd.sdmx.structurespecificdata+xml;version=2.1"})
+    message = sdmx.read_sdmx(io.BytesIO(factors.content), structure=structures["MIGR_CORR_FACTOR"])
+    assert round(float(message.data[0].obs[0].value), 3) == 6.121  # note 4.4: SK emigration x6.1
+    aggregate = real.get("/data/MIGR_FLOW_AGG/A.EU27_2020.IMM.INTRA._T._T._T.PS?startPeriod=2016&endPeriod=2016",
+                         headers={"Accept": "text/csv"}).text.strip().splitlines()
+    assert len(aggregate) == 2 and ",U," in aggregate[1] and ",15,27," in aggregate[1]
+    assert real.get("/data/dataflow/UNECE/MIGR_MIRROR/1.0/*?c[OBS_VALUE]=gt:5").status_code == 501

@@ -39,6 +39,8 @@ CASES = [
     ("UNKNOWN_STRUCTURE", ss_message([Series(key(), [obs("2019", "1")])], flow="MIGR_FLOWS"), SS_21, KAZ, None,
      "dataflow=UNECE:MIGR_FLOWS(1.0)"),
     ("NO_OBSERVATION", ss_message([Series(key(), [])]), SS_21, KAZ, "TIME_PERIOD", None),
+    ("DERIVED_DATAFLOW", ss_message([Series({"FREQ": "A"}, [obs("2019", "1")])], flow="MIGR_MIRROR"), SS_21, KAZ,
+     None, "dataflow=UNECE:MIGR_MIRROR(1.0)"),
     ("MISSING_STRUCTURE", csv20(["dataflow,not-a-ref,I," + ",".join(FLOW_KEY.values()) + ",2019,1,A,0"]), CSV_20,
      KAZ, None, None),
 ]

@@ -46,7 +46,7 @@ def structure_validators(hub: Hub, request: Request) -> dict[str, str]:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def not_modified(request: Request, validators: dict[str, str]) -> bool:

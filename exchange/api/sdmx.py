@@ -17,6 +17,7 @@ from exchange.hub import Hub
 from exchange.query import DataQuery, QueryError, parse_v1, parse_v2
 from exchange.render import Output, Renderer, sdmxcsv, sdmxml21
 from exchange.rows import StructureRef
+from exchange.stats import derived
 from exchange.store.read import select_rows
 
 router = APIRouter(tags=["SDMX REST"])
@@ -113,6 +114,8 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
         return _error(406, str(exc))
     except LookupError as exc:
         return _error(404, str(exc))
+    except NotOffered as exc:
+        return _error(501, str(exc))
     if first is None:
         return Response(status_code=204) if query.api == "2" else _error(404, "No results found.")
     body = representation.renderer(output, _chain(first, rows))
@@ -160,9 +163,47 @@ def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
 
 
 def _rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
+    if hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or "")):
+        yield from _derived_rows(hub, schema, query)
+        return
     table = hub.tables.table(schema)
     with hub.engine.connect() as conn:
         yield from select_rows(conn, table, schema, query)
+
+
+class NotOffered(Exception):
+    """A feature the hub does not offer for this request: 501 (REST: "Not implemented"), named."""
+
+
+DERIVED_ROWS = {"MIGR_MIRROR": lambda rows, catalog: derived.mirror_rows(rows),
+                "MIGR_CORR_FACTOR": lambda rows, catalog: derived.factor_rows(rows),
+                "MIGR_FLOW_AGG": derived.aggregate_rows}
+
+
+def _derived_rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
+    """Computed from the reported flows as they are now (or at ``asOf``), then filtered by key and period."""
+    if query.filters or query.first_n or query.last_n or query.updated_after or query.include_history:
+        raise NotOffered("For the derived dataflows the hub offers keys, startPeriod/endPeriod and asOf; not c[...], "
+                         "firstNObservations, lastNObservations, updatedAfter or includeHistory.")
+    patterns = query.key_patterns(schema.dimensions)
+    flow_schema = hub.catalog.schema_for_ref("UNECE", "MIGR_FLOW")
+    assert flow_schema is not None
+    source = DataQuery(api="2", agency="UNECE", flow="MIGR_FLOW", version=None, as_of=query.as_of)
+    with hub.engine.connect() as conn:
+        flow_rows = list(select_rows(conn, hub.tables.table(flow_schema), flow_schema, source))
+    columns = [d.lower() for d in schema.dimensions]
+    kept = [row for row in DERIVED_ROWS[query.flow](flow_rows, hub.catalog) if _matches(row, columns, patterns, query)]
+    kept.sort(key=lambda row: tuple(str(row.get(c)) for c in columns) + (row["_period_start"] or "",))
+    yield from kept
+
+
+def _matches(row: dict[str, Any], columns: list[str], patterns: list[Any], query: DataQuery) -> bool:
+    if patterns and not any(all(codes is None or row.get(c) in codes for c, codes in zip(columns, p, strict=True))
+                            for p in patterns):
+        return False
+    if query.start_period and (row["_period_end"] or "") < query.start_period:
+        return False
+    return not (query.end_period and (row["_period_start"] or "") > query.end_period)
 
 
 def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -129,6 +129,13 @@ class Catalog:
                 return key
         return None
 
+    def is_derived(self, ref: StructureRef) -> bool:
+        """Dataflows the hub computes (annotation EXCHANGE_DERIVED): served by /data, refused by POST /data."""
+        for key, flow in self.dataflows.items():
+            if key[:2] == (ref.agency, ref.id) and ref.version in ("", key[2]):
+                return any(a.type == "EXCHANGE_DERIVED" for a in flow.annotations)
+        return False
+
     def providers(self) -> set[str]:
         return {p.id for scheme in self.provider_schemes.values() for p in scheme}
 

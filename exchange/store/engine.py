@@ -17,7 +17,21 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_s, "check_same_thread": False})
         _sqlite_pragmas(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    _postgres_settings(engine)
+    return engine
+
+
+def _postgres_settings(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # If the hub dies mid-push (kill -9), its backend notices the lost client within 2 s even inside a
+        # long statement, rolls back and frees the push's scope lock (PostgreSQL 14+; ignored before).
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SELECT set_config('client_connection_check_interval', '2000', false) "
+                       "WHERE current_setting('server_version_num')::int >= 140000")
+        cursor.close()
+        dbapi_conn.commit()
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
