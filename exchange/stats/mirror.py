@@ -21,7 +21,7 @@ BREAKDOWN = ("FREQ", "MIGRANT_TYPE", "SEX", "AGE", "UNIT_MEASURE")
 BASES = {"residence": "COUNTERPART_AREA", "citizenship": "CITIZENSHIP", "birth": "COB"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Pair:
     origin: str
     destination: str
@@ -31,7 +31,7 @@ class Pair:
     emigration: float | None = None  # E, reported by the origin
     immigration: float | None = None  # I, reported by the destination
     origin_meta: dict[str, Any] = field(default_factory=dict)  # DUR_CRIT, SOURCE_TYPE of the E series
-    destination_meta: dict[str, Any] = field(default_factory=dict)
+    destination_meta: dict[str, Any] = field(default_factory=dict)  # ... of the I series
 
     @property
     def both(self) -> bool:
@@ -77,38 +77,44 @@ def _meta(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"dur_crit": row.get("dur_crit"), "source_type": row.get("source_type"), "obs_status": row.get("obs_status")}
 
 
+_NOT_A_COUNTRY = frozenset({"_T", "UNK", "OTH", "NAT", "FOR", "FOR_EU27", "STLS", "NAT_BORN", "FOR_BORN", "_Z"})
+_BREAKDOWN_COLUMNS = tuple(b.lower() for b in BREAKDOWN)
+
+
 def form_pairs(rows: Iterable[Mapping[str, Any]], basis: str = "residence") -> list[Pair]:
     """Pair EMI rows with the matching IMM rows; one-sided pairs are kept (the other side None).
 
-    ``rows`` are current MIGR_FLOW observations (column names in lower case).
+    ``rows`` are current MIGR_FLOW observations (column names in lower case). Emigration is always by
+    next residence; the immigration side follows ``basis`` (previous residence, or the citizenship /
+    country of birth proxies, the other two partner columns being totals).
     """
     partner = BASES[basis].lower()
+    others = tuple(c for c in ("counterpart_area", "citizenship", "cob") if c != partner)
     pairs: dict[tuple[Any, ...], Pair] = {}
     for row in rows:
         flow = row["migr_flow"]
-        breakdown = tuple(row[c.lower()] for c in BREAKDOWN)
-        if flow == "EMI" and row["counterpart_area"] not in ("_T", "UNK", "OTH") and row["citizenship"] == "_T" \
-                and row["cob"] == "_T":
-            origin, destination, side = row["ref_area"], row["counterpart_area"], "E"
-        elif flow == "IMM" and _immigration_basis(row, partner):
-            origin, destination, side = row[partner], row["ref_area"], "I"
+        if flow == "EMI":
+            destination = row["counterpart_area"]
+            if destination in _NOT_A_COUNTRY or row["citizenship"] != "_T" or row["cob"] != "_T":
+                continue
+            origin = row["ref_area"]
+        elif flow == "IMM":
+            origin = row[partner]
+            if origin in _NOT_A_COUNTRY or row[others[0]] != "_T" or row[others[1]] != "_T":
+                continue
+            destination = row["ref_area"]
         else:
             continue
+        breakdown = tuple([row[c] for c in _BREAKDOWN_COLUMNS])
         key = (origin, destination, row["time_period"], breakdown)
         pair = pairs.get(key)
         if pair is None:
             pair = pairs[key] = Pair(origin, destination, row["time_period"], breakdown, basis)
-        if side == "E":
+        if flow == "EMI":
             pair.emigration, pair.origin_meta = row["obs_value"], _meta(row)
         else:
             pair.immigration, pair.destination_meta = row["obs_value"], _meta(row)
     return sorted(pairs.values(), key=lambda p: (p.period, p.origin, p.destination, p.breakdown))
-
-
-def _immigration_basis(row: Mapping[str, Any], partner: str) -> bool:
-    others = {"counterpart_area", "citizenship", "cob"} - {partner}
-    return row[partner] not in ("_T", "UNK", "OTH", "NAT", "FOR", "FOR_EU27", "STLS", "NAT_BORN", "FOR_BORN") \
-        and all(row[c] == "_T" for c in others)
 
 
 def pair_record(pair: Pair, small_count: float = DEFAULT_SMALL_COUNT,

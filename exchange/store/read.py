@@ -111,12 +111,18 @@ def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQu
         yield dict(row)
 
 
+STATS_COLUMNS = ("freq", "ref_area", "migr_flow", "migrant_type", "counterpart_area", "citizenship", "cob", "sex",
+                 "age", "unit_measure", "time_period", "obs_value", "dur_crit", "source_type", "obs_status")
+
+
 def flow_rows(conn: Connection, table: Table, periods: set[str] | None = None,
               filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Current observations of a migration-flow table (for the statistics), optionally for some periods."""
+    """Current observations of a migration-flow table for the statistics: only the columns they use,
+    fetched as plain tuples (SQLAlchemy row objects cost more than the statistics themselves)."""
     where = [table.c._superseded_at.is_(None), table.c._deleted == false()]
     if periods:
         where.append(table.c.time_period.in_(sorted(periods)))
     for component, value in (filters or {}).items():
         where.append(table.c[component.lower()] == value)
-    return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]
+    columns = [table.c[c] for c in STATS_COLUMNS]
+    return [dict(zip(STATS_COLUMNS, row, strict=True)) for row in conn.execute(select(*columns).where(*where)).tuples()]
