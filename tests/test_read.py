@@ -198,3 +198,17 @@ def test_caching_and_compression(loaded, token_for):
     assert zipped.headers["content-encoding"] == "gzip"
     prepared = re.compile(rb"<mes:Prepared>[^<]*</mes:Prepared>")  # a timestamp: may tick between requests
     assert prepared.sub(b"", zipped.content) == prepared.sub(b"", structure.content)
+
+
+def test_errors_are_sdmx_error_messages(loaded):
+    response = loaded.get("/data/NOPE")
+    assert response.status_code == 404 and xsd_valid(response.content)
+    root = etree.fromstring(response.content)
+    assert etree.QName(root).localname == "Error"
+    assert root[0].get("code") == "100" and "NOPE" in root[0][0].text
+    syntax = loaded.get("/data/MIGR_FLOW?firstNObservations=x")
+    assert syntax.status_code == 400 and etree.fromstring(syntax.content)[0].get("code") == "140"
+    as_json = loaded.get("/data/NOPE", headers={"Accept": "application/vnd.sdmx.data+json;version=2.0.0"})
+    assert as_json.status_code in (404, 406) and as_json.json()["errors"][0]["code"] in (100, 140)
+    structure = loaded.get("/codelist/NOBODY/CL_NONE")
+    assert structure.status_code == 404 and xsd_valid(structure.content)

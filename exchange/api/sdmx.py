@@ -12,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from exchange.api import caching
 from exchange.api.deps import HubDep
+from exchange.api.errors import sdmx_error
 from exchange.catalog import DsdSchema
 from exchange.hub import Hub
 from exchange.query import DataQuery, QueryError, parse_v1, parse_v2
@@ -98,6 +99,7 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
     Empty results: 404 in 1.5, 204 in 2.x. Bad syntax: 400. Unsupported representation: 406.
     """
     params = dict(request.query_params)
+    accept = request.headers.get("accept")
     validators = caching.data_validators(hub, request)
     if caching.not_modified(request, validators):
         return Response(status_code=304, headers=validators)
@@ -109,15 +111,15 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
         rows = _rows(hub, schema, query)
         first = next(rows, None)  # also builds the SELECT: key and filter errors surface here, before streaming
     except QueryError as exc:
-        return _error(400, str(exc))
+        return sdmx_error(400, str(exc), accept)
     except NotAcceptable as exc:
-        return _error(406, str(exc))
+        return sdmx_error(406, str(exc), accept)
     except LookupError as exc:
-        return _error(404, str(exc))
+        return sdmx_error(404, str(exc), accept)
     except NotOffered as exc:
-        return _error(501, str(exc))
+        return sdmx_error(501, str(exc), accept)
     if first is None:
-        return Response(status_code=204) if query.api == "2" else _error(404, "No results found.")
+        return Response(status_code=204) if query.api == "2" else sdmx_error(404, "No results found.", accept)
     body = representation.renderer(output, _chain(first, rows))
     return StreamingResponse(body, media_type=representation.media_type,
                              headers={"Vary": "Accept, Accept-Encoding", **validators})
@@ -209,10 +211,3 @@ def _matches(row: dict[str, Any], columns: list[str], patterns: list[Any], query
 def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     yield first
     yield from rest
-
-
-def _error(status: int, message: str) -> Response:
-    from fastapi.responses import JSONResponse
-
-    sdmx_code = {400: 140, 404: 100, 406: 140, 413: 130, 501: 501}.get(status, 500)
-    return JSONResponse({"errors": [{"code": sdmx_code, "title": message}]}, status_code=status)

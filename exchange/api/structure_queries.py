@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from exchange.api import caching
 from exchange.api.deps import HubDep
+from exchange.api.errors import sdmx_error
 from exchange.catalog.artefacts import RESOURCES
 
 router = APIRouter(tags=["SDMX REST"])
@@ -16,9 +17,8 @@ DETAILS = {"full", "allstubs", "referencestubs"}
 V2_TYPES = {**{r: {r} for r in RESOURCES}, "dataconstraint": {"contentconstraint"}, "*": None}
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"code": {400: 140, 404: 100, 406: 140}.get(status, 500), "title": message}]},
-                        status_code=status)
+def _error(status: int, message: str, request: Request) -> Response:
+    return sdmx_error(status, message, request.headers.get("accept"))
 
 
 def _acceptable(accept: str | None) -> bool:
@@ -45,17 +45,17 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
     params = request.query_params
     references, detail = params.get("references", "none"), params.get("detail", "full")
     if detail not in DETAILS:
-        return _error(400, f"detail={detail} is not offered; use {', '.join(sorted(DETAILS))}.")
+        return _error(400, f"detail={detail} is not offered; use {', '.join(sorted(DETAILS))}.", request)
     if not _acceptable(request.headers.get("accept")):
-        return _error(406, f"Structures are offered as {STRUCTURE_XML}.")
+        return _error(406, f"Structures are offered as {STRUCTURE_XML}.", request)
     artefacts = hub.catalog.artefacts()
     keys = artefacts.select(resources, agencies, ids, versions)
     if not keys:
-        return _error(404, "No structures match the query.")
+        return _error(404, "No structures match the query.", request)
     try:
         keys, referenced = artefacts.with_references(keys, references)
     except ValueError as exc:
-        return _error(400, str(exc))
+        return _error(400, str(exc), request)
     body = artefacts.message(keys, referenced, detail, item)
     return Response(body, media_type=STRUCTURE_XML, headers={"Vary": "Accept, Accept-Encoding", **validators})
 
@@ -68,7 +68,8 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
 def structure_v2(artefact_type: str, request: Request, hub: HubDep, agency: str = "*", resource_id: str = "*",
                  version: str = "~", item: str | None = None) -> Response:
     if artefact_type not in V2_TYPES:
-        return _error(400, f"{artefact_type} is not a structure type the hub holds ({', '.join(sorted(V2_TYPES))}).")
+        types = ", ".join(sorted(V2_TYPES))
+        return _error(400, f"{artefact_type} is not a structure type the hub holds ({types}).", request)
     versions = {"latest"} if version in ("~", "+") else _set(version, ",", "*")
     return _answer(hub, request, V2_TYPES[artefact_type], _set(agency, ",", "*"), _set(resource_id, ",", "*"),
                    versions, None if item in (None, "*") else item.replace(",", "+"))
@@ -82,7 +83,7 @@ def structure_v2(artefact_type: str, request: Request, hub: HubDep, agency: str 
 def structure_v1(resource: str, request: Request, hub: HubDep, agency: str = "all", resource_id: str = "all",
                  version: str = "latest", item: str | None = None) -> Response:
     if resource not in RESOURCES and resource != "structure":
-        return _error(404, f"No resource {resource!r}.")
+        return _error(404, f"No resource {resource!r}.", request)
     resources = None if resource == "structure" else {resource}
     return _answer(hub, request, resources, _set(agency, "+", "all"), _set(resource_id, "+", "all"),
                    _set(version, "+", "all"), None if item in (None, "all") else item)

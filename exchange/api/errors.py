@@ -1,0 +1,31 @@
+"""SDMX error messages in the negotiated family (REST 1.5 4_7_errors.md; 2.x status.md).
+
+XML clients get an SDMX-ML 2.1 ``mes:Error`` message (valid against SDMXMessage.xsd), JSON clients the
+SDMX-JSON ``errors`` array; both carry the SDMX code of the HTTP status (100 no results, 140 syntax,
+150 semantic, 501 not implemented, ...).
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse, Response
+from lxml import etree
+
+V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
+MES, COM = V21 + "message", V21 + "common"
+SDMX_CODES = {400: 140, 401: 110, 403: 150, 404: 100, 406: 140, 413: 130, 422: 150, 500: 500, 501: 501, 503: 503}
+
+
+def wants_json(accept: str | None) -> bool:
+    ranked = [item.split(";")[0].strip().lower() for item in (accept or "").split(",")]
+    return bool(ranked) and ("json" in ranked[0])
+
+
+def sdmx_error(status: int, message: str, accept: str | None) -> Response:
+    code = SDMX_CODES.get(status, 500)
+    if wants_json(accept):
+        return JSONResponse({"errors": [{"code": code, "title": message}]}, status_code=status)
+    root = etree.Element(f"{{{MES}}}Error", nsmap={"mes": MES, "com": COM})
+    error = etree.SubElement(root, f"{{{MES}}}ErrorMessage", code=str(code))
+    etree.SubElement(error, f"{{{COM}}}Text", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = message
+    body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    return Response(body, status_code=status, media_type="application/xml")
