@@ -212,3 +212,26 @@ def test_errors_are_sdmx_error_messages(loaded):
     assert as_json.status_code in (404, 406) and as_json.json()["errors"][0]["code"] in (100, 140)
     structure = loaded.get("/codelist/NOBODY/CL_NONE")
     assert structure.status_code == 404 and xsd_valid(structure.content)
+
+
+def test_include_history(client, token_for):
+    headers = auth(token_for("KAZ"), SS_21)
+    client.post("/data", content=ss_message([Series(key(), [obs(str(y), str(y - 2000)) for y in range(2015, 2020)])]),
+                headers=headers)
+    client.post("/data", content=ss_message([Series(key(), [obs("2019", "99")])]), headers=headers)
+    from tests.helpers import dims
+
+    client.post("/data", content=ss_message([Series(dims(), [{"TIME_PERIOD": "2015"}])], action="Delete"),
+                headers=headers)
+    response = client.get("/data/MIGR_FLOW?includeHistory=true",
+                          headers={"Accept": "application/vnd.sdmx.genericdata+xml;version=2.1"})
+    assert response.status_code == 200 and xsd_valid(response.content)
+    root = etree.fromstring(response.content)
+    datasets = root.findall("{http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message}DataSet")
+    summary = [(d.get("action"), len(d.findall(".//{*}Obs")), bool(d.get("validFromDate")), bool(d.get("validToDate")))
+               for d in datasets]
+    assert summary == [("Replace", 5, True, False), ("Replace", 1, True, False), ("Delete", 1, False, True)]
+    message = sdmx.read_sdmx(io.BytesIO(response.content), structure=DSD)
+    assert [len(d.obs) for d in message.data] == [5, 1, 1]
+    current = client.get("/data/MIGR_FLOW", headers={"Accept": "text/csv"}).text.strip().splitlines()
+    assert len(current) == 5 and ",99," in current[-1]  # 2016-2019, with the revised 2019

@@ -161,7 +161,7 @@ def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
     if representation.time_series_only and at_obs != schema.time_dimension:
         raise NotAcceptable("The time-series formats need dimensionAtObservation=TIME_PERIOD.")
     detail = query.detail if query.api == "1.5" else ("dataonly" if query.attributes == "none" else "full")
-    return Output(schema, *flow_key, dimension_at_observation=at_obs, detail=detail)
+    return Output(schema, *flow_key, dimension_at_observation=at_obs, detail=detail, history=query.include_history)
 
 
 def _rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:

@@ -20,6 +20,7 @@ class Output:
     dimension_at_observation: str  # a dimension id, TIME_PERIOD or AllDimensions
     detail: str = "full"  # full | dataonly | serieskeysonly | nodata
     labels: str = "id"
+    history: bool = False  # includeHistory: one dataset per submission, with validFromDate / validToDate
 
 
 Renderer = Callable[[Output, Iterator[dict[str, Any]]], Iterator[bytes]]

@@ -98,17 +98,21 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: boo
             _header(xf, out, structure_specific)
             dataset_ctx = series_ctx = None
             current_key: tuple[Any, ...] | None = None
-            deleted: bool | None = None
+            dataset_key: tuple[Any, ...] | None = None
             for row in rows:
                 row_deleted = bool(row.get("_deleted"))
-                if row_deleted != deleted:  # open a (new) DataSet
+                row_dataset = (row.get("_submission") if out.history else None, row_deleted)
+                if row_dataset != dataset_key:  # open a (new) DataSet
                     if series_ctx is not None:
                         series_ctx.__exit__(None, None, None)
                         series_ctx = None
                     if dataset_ctx is not None:
                         dataset_ctx.__exit__(None, None, None)
-                    deleted = row_deleted
-                    dataset_ctx = xf.element(f"{{{MES}}}DataSet", _dataset_attrs(structure_specific, deleted))
+                    dataset_key = row_dataset
+                    attrs = _dataset_attrs(structure_specific, row_deleted)
+                    if out.history:  # REST includeHistory: when these values became (or stopped being) valid
+                        attrs["validToDate" if row_deleted else "validFromDate"] = _instant(row["_recorded_at"])
+                    dataset_ctx = xf.element(f"{{{MES}}}DataSet", attrs)
                     dataset_ctx.__enter__()
                     current_key = None
                 if not layout.flat:
@@ -132,6 +136,10 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: boo
                 with xf.element(f"{{{MES}}}DataSet", _dataset_attrs(structure_specific, False)):
                     pass
     yield buffer.getvalue()
+
+
+def _instant(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
 def _dataset_attrs(structure_specific: bool, deleted: bool) -> dict[str, str]:

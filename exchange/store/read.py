@@ -15,6 +15,9 @@ from exchange.query import DataQuery, QueryError
 def _state(table: Table, query: DataQuery) -> ColumnElement[bool]:
     """Which versions: current (default), as they stood at ``asOf``, or changed since ``updatedAfter``."""
     c = table.c
+    if query.include_history:  # every version ever disseminated; tombstones show the deletions
+        live = true() if query.as_of is None else c._recorded_at <= query.as_of
+        return live if query.updated_after is None else and_(live, c._recorded_at > query.updated_after)
     if query.as_of is not None:
         live = and_(c._recorded_at <= query.as_of, or_(c._superseded_at.is_(None), c._superseded_at > query.as_of))
         return and_(live, c._deleted == false())
@@ -88,6 +91,8 @@ def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[An
     dims = [table.c[d.lower()] for d in schema.dimensions]
     where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
     order = [table.c._deleted, *dims, table.c._period_start]
+    if query.include_history:  # one dataset per dissemination (4_4_data_queries.md, includeHistory)
+        order = [table.c._recorded_at, table.c._submission, *order]
     if query.first_n is None and query.last_n is None:
         return select(table).where(where).order_by(*order)
     # firstNObservations / lastNObservations apply per series (4_4_data_queries.md).
@@ -105,7 +110,10 @@ def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[An
 
 
 def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
-    """Matching observations, series by series, in period order; deletions (updatedAfter) come last."""
+    """Matching observations, series by series, in period order; deletions (updatedAfter) come last.
+
+    With ``includeHistory`` rows come submission by submission, oldest first.
+    """
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(build_select(table, schema, query))
     for row in result.mappings():
         yield dict(row)
