@@ -10,7 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from exchange import __version__
-from exchange.api import sdmx, stats, structure_queries, structures, submissions
+from exchange.api import availability, sdmx, stats, structure_queries, structures, submissions
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
 from exchange.rows import MessageError
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(submissions.router)
     app.include_router(structures.router)
     app.include_router(sdmx.router)
+    app.include_router(availability.router)
     app.include_router(stats.router)
 
     @app.exception_handler(MessageError)

@@ -235,3 +235,23 @@ def test_include_history(client, token_for):
     assert [len(d.obs) for d in message.data] == [5, 1, 1]
     current = client.get("/data/MIGR_FLOW", headers={"Accept": "text/csv"}).text.strip().splitlines()
     assert len(current) == 5 and ",99," in current[-1]  # 2016-2019, with the revised 2019
+
+
+def test_availability(loaded):
+    response = loaded.get("/availableconstraint/MIGR_FLOW/A.KAZ.EMI._T.RUS._T._T._T._T.PS/all/all")
+    assert response.status_code == 200 and xsd_valid(response.content)
+    message = sdmx.read_sdmx(io.BytesIO(response.content))
+    (constraint,) = message.constraint.values()
+    region = constraint.data_content_region[0]
+    members = {dim.id: {v.value for v in selection.values} for dim, selection in region.member.items()
+               if dim.id != "TIME_PERIOD"}
+    assert members["COUNTERPART_AREA"] == {"RUS"} and members["REF_AREA"] == {"KAZ"}
+    text = response.text
+    assert "<com:StartPeriod isInclusive=\"true\">2018-01-01</com:StartPeriod>" in text and ">2<" in text
+    available = loaded.get("/availableconstraint/MIGR_FLOW/A.KAZ.EMI._T.RUS._T._T._T._T.PS/all/COUNTERPART_AREA"
+                           "?mode=available").text
+    assert "<com:Value>UZB</com:Value>" in available and "<com:Value>RUS</com:Value>" in available
+    v2 = loaded.get("/availability/dataflow/UNECE/MIGR_FLOW/1.0/*.*.*.*.UZB/TIME_PERIOD?references=dataflow")
+    assert v2.status_code == 200 and xsd_valid(v2.content) and "Dataflow id=\"MIGR_FLOW\"" in v2.text
+    assert loaded.get("/availability/dataflow/UNECE/MIGR_FLOW/1.0/A.UZB").status_code == 204
+    assert loaded.get("/availableconstraint/MIGR_FLOW/all/all/NOPE").status_code == 400

@@ -131,8 +131,13 @@ class Artefacts:
                              "descendants, all or a structure type.")
         return keys, extra - set(keys)
 
-    def message(self, keys: list[Key], referenced: set[Key], detail: str, item: str | None = None) -> bytes:
-        """An SDMX-ML 2.1 Structure message holding the artefacts, in the XSD's container order."""
+    def message(self, keys: list[Key], referenced: set[Key], detail: str, item: str | None = None,
+                extra_elements: list[Any] | None = None) -> bytes:
+        """An SDMX-ML 2.1 Structure message holding the artefacts, in the XSD's container order.
+
+        ``extra_elements`` are artefacts made on the fly (e.g. an availability constraint), placed in
+        their containers too.
+        """
         root = etree.Element(f"{{{MES}}}Structure", nsmap={"mes": MES, "str": STR, "com": COM})
         header = etree.SubElement(root, f"{{{MES}}}Header")
         etree.SubElement(header, f"{{{MES}}}ID").text = "EXCHANGE_STRUCTURE"
@@ -151,10 +156,22 @@ class Artefacts:
             if item is not None and key in keys and key[0] in ITEM_SCHEMES:
                 _keep_items(element, set(item.split("+")))
             containers[container_name].append(element)
+        for element in extra_elements or []:
+            container_name = RESOURCES[ELEMENT_TO_RESOURCE[etree.QName(element).localname]][1]
+            if container_name not in containers:
+                containers[container_name] = etree.SubElement(structures, f"{{{STR}}}{container_name}")
+            containers[container_name].append(element)
+        _order_containers(structures)
         return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 _ELEMENT_ORDER = list(RESOURCES)
+
+
+def _order_containers(structures: Any) -> None:
+    children = sorted(structures, key=lambda c: CONTAINER_ORDER.index(etree.QName(c).localname))
+    for child in children:
+        structures.append(child)  # re-appending moves the element: the XSD fixes the container order
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -26,11 +26,11 @@ def _state(table: Table, query: DataQuery) -> ColumnElement[bool]:
     return and_(c._superseded_at.is_(None), c._deleted == false())
 
 
-def _keys(table: Table, schema: DsdSchema, query: DataQuery) -> ColumnElement[bool]:
+def _keys(table: Table, schema: DsdSchema, query: DataQuery, skip: str | None = None) -> ColumnElement[bool]:
     alternatives = []
     for pattern in query.key_patterns(schema.dimensions):
         parts = [table.c[d.lower()].in_(sorted(codes)) for d, codes in zip(schema.dimensions, pattern, strict=True)
-                 if codes is not None]
+                 if codes is not None and d != skip]
         alternatives.append(and_(true(), *parts))
     return or_(*alternatives) if alternatives else true()
 
@@ -85,6 +85,27 @@ def _filters(table: Table, schema: DsdSchema, query: DataQuery) -> list[ColumnEl
     if query.providers is not None:
         out.append(table.c._provider.in_(sorted(query.providers)))
     return out
+
+
+def availability(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery, components: list[str],
+                 mode: str) -> tuple[dict[str, list[str]], tuple[str, str] | None, int]:
+    """Values present per dimension, the time range and the number of observations matching ``query``.
+
+    ``mode=exact``: the values in the matching data; ``available``: for each dimension, the values that
+    remain possible when that dimension's own selection is dropped (REST 1.5 4_6_1_other_queries.md).
+    """
+    values: dict[str, list[str]] = {}
+    for component in components:
+        if component == schema.time_dimension:
+            continue
+        skip = component if mode == "available" else None
+        where = and_(_state(table, query), _keys(table, schema, query, skip), *_filters(table, schema, query))
+        column = table.c[component.lower()]
+        values[component] = [v for (v,) in conn.execute(select(column).where(where).distinct().order_by(column))]
+    where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
+    first, last, count = conn.execute(
+        select(func.min(table.c._period_start), func.max(table.c._period_end), func.count()).where(where)).one()
+    return values, ((first, last) if first else None), int(count)
 
 
 def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[Any]:
