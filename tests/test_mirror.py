@@ -259,3 +259,16 @@ def test_derived_dataflows_served_as_sdmx(real):
                          headers={"Accept": "text/csv"}).text.strip().splitlines()
     assert len(aggregate) == 2 and ",U," in aggregate[1] and ",15,27," in aggregate[1]
     assert real.get("/data/dataflow/UNECE/MIGR_MIRROR/1.0/*?c[OBS_VALUE]=gt:5").status_code == 501
+
+
+def test_derived_dataflow_as_sdmx_json(real):
+    response = real.get("/data/dataflow/UNECE/MIGR_CORR_FACTOR/1.0/A.SVK.EMI.WLS_LOG,A.SWE.EMI.WLS_LOG",
+                        headers={"Accept": "application/vnd.sdmx.data+json;version=2.0.0"})
+    assert response.status_code == 200, response.text
+    document = response.json()
+    from tests.test_read import json_valid
+
+    assert json_valid(document) == []
+    structure = document["data"]["structures"][0]
+    areas = [v["id"] for v in next(d for d in structure["dimensions"]["series"] if d["id"] == "REF_AREA")["values"]]
+    assert areas == ["SVK", "SWE"] and len(document["data"]["dataSets"][0]["series"]) == 2

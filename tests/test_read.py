@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sdmx
@@ -255,3 +256,40 @@ def test_availability(loaded):
     assert v2.status_code == 200 and xsd_valid(v2.content) and "Dataflow id=\"MIGR_FLOW\"" in v2.text
     assert loaded.get("/availability/dataflow/UNECE/MIGR_FLOW/1.0/A.UZB").status_code == 204
     assert loaded.get("/availableconstraint/MIGR_FLOW/all/all/NOPE").status_code == 400
+
+
+def json_valid(document: dict) -> list[str]:
+    import json as _json
+
+    import jsonschema
+
+    schema = _json.loads((Path(__file__).parent / "schemas" / "sdmx-json-data-2.0.0.json").read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    return [e.message for e in validator.iter_errors(document)]
+
+
+@pytest.mark.parametrize("at_obs", ["TIME_PERIOD", "AllDimensions"])
+def test_sdmx_json_2(loaded, at_obs):
+    response = loaded.get(f"/data/dataflow/UNECE/MIGR_FLOW/1.0/*?dimensionAtObservation={at_obs}")  # 2.x default
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/vnd.sdmx.data+json")
+    document = response.json()
+    assert json_valid(document) == []
+    structure = document["data"]["structures"][0]
+    dims = structure["dimensions"]["series"] + structure["dimensions"]["observation"]
+    by_position = sorted(dims, key=lambda d: d["keyPosition"])
+    values: dict[tuple[str, str], float] = {}
+    dataset = document["data"]["dataSets"][0]
+    entries = []
+    if at_obs == "AllDimensions":
+        entries = [(key, obs) for key, obs in dataset["observations"].items()]
+    else:
+        for series_key, series in dataset["series"].items():
+            entries += [(f"{series_key}:{key}", obs) for key, obs in series["observations"].items()]
+    order = structure["dimensions"]["series"] + structure["dimensions"]["observation"]
+    for key, observation in entries:
+        codes = {d["id"]: d["values"][int(i)].get("id", d["values"][int(i)].get("value"))
+                 for d, i in zip(order, key.split(":"), strict=True)}
+        values[(codes["COUNTERPART_AREA"], codes["TIME_PERIOD"])] = observation[0]
+    assert values == PUSHED and len(by_position) == 11
+    area = next(d for d in dims if d["id"] == "REF_AREA")
+    assert area["values"] == [{"id": "KAZ", "name": "Kazakhstan"}]

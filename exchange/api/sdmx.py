@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +17,10 @@ from exchange.api.errors import sdmx_error
 from exchange.catalog import DsdSchema
 from exchange.hub import Hub
 from exchange.query import DataQuery, QueryError, parse_v1, parse_v2
-from exchange.render import Output, Renderer, sdmxcsv, sdmxml21
+from exchange.render import Output, Renderer, sdmxcsv, sdmxjson, sdmxml21
 from exchange.rows import StructureRef
 from exchange.stats import derived
-from exchange.store.read import select_rows
+from exchange.store.read import distinct_values, select_rows
 
 router = APIRouter(tags=["SDMX REST"])
 
@@ -29,6 +30,7 @@ class Representation:
     media_type: str
     renderer: Renderer
     time_series_only: bool = False
+    indexed: bool = False  # needs the values of each component up front (SDMX-JSON)
 
 
 GENERIC = Representation("application/vnd.sdmx.genericdata+xml;version=2.1", sdmxml21.render_generic)
@@ -45,14 +47,18 @@ REPRESENTATIONS = {
         "application/vnd.sdmx.data+csv;version=1.0.0", sdmxcsv.render_v1),
     "application/vnd.sdmx.data+csv;version=2.0.0": Representation(
         "application/vnd.sdmx.data+csv;version=2.0.0", sdmxcsv.render_v2),
+    "application/vnd.sdmx.data+json;version=2.0.0": Representation(
+        "application/vnd.sdmx.data+json;version=2.0.0", sdmxjson.render_v2, indexed=True),
 }
+JSON_2 = REPRESENTATIONS["application/vnd.sdmx.data+json;version=2.0.0"]
 #: ?format= values for browsers (REST doc/extend.md allows format as a query parameter).
 FORMATS = {"genericdata": "application/vnd.sdmx.genericdata+xml",
            "structurespecificdata": "application/vnd.sdmx.structurespecificdata+xml",
            "generictimeseriesdata": "application/vnd.sdmx.generictimeseriesdata+xml",
            "structurespecifictimeseriesdata": "application/vnd.sdmx.structurespecifictimeseriesdata+xml",
            "csv": "application/vnd.sdmx.data+csv;version=2.0.0", "sdmx-csv": "application/vnd.sdmx.data+csv;version=2.0.0",
-           "csv10": "application/vnd.sdmx.data+csv;version=1.0.0"}
+           "csv10": "application/vnd.sdmx.data+csv;version=1.0.0", "json": "application/vnd.sdmx.data+json;version=2.0.0",
+           "sdmx-json": "application/vnd.sdmx.data+json;version=2.0.0"}
 
 
 class NotAcceptable(Exception):
@@ -72,6 +78,8 @@ def negotiate(accept: str | None, format_param: str | None, api: str) -> Represe
         quality = float(params.pop("q", "1") or 1)
         ranked.append((-quality, index, base, params))
     for _q, _i, base, params in sorted(ranked):
+        if base in ("*/*", "application/*") and api == "2":
+            return JSON_2  # REST 2.x: SDMX-JSON is the default (doc/tips.md)
         chosen = _match(base, params)
         if chosen is not None:
             return chosen
@@ -83,6 +91,8 @@ def _match(base: str, params: dict[str, str]) -> Representation | None:
     version = params.get("version")
     if base in ("*/*", "application/*", "application/xml", "text/xml"):
         return GENERIC  # REST 1.5 4_6_conneg.md: Generic Data is the default
+    if base in ("application/vnd.sdmx.data+json", "application/json"):
+        return JSON_2 if version in (None, "2.0.0", "2.0") else None
     if base in ("application/vnd.sdmx.data+csv", "text/csv"):
         return REPRESENTATIONS[f"application/vnd.sdmx.data+csv;version={version or '2.0.0'}"] \
             if (version or "2.0.0") in ("1.0.0", "2.0.0") else None
@@ -120,7 +130,11 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
         return sdmx_error(501, str(exc), accept)
     if first is None:
         return Response(status_code=204) if query.api == "2" else sdmx_error(404, "No results found.", accept)
-    body = representation.renderer(output, _chain(first, rows))
+    if representation.indexed:
+        rows, output = _indexed(hub, schema, query, output, _chain(first, rows))
+    else:
+        rows = _chain(first, rows)
+    body = representation.renderer(output, rows)
     return StreamingResponse(body, media_type=representation.media_type,
                              headers={"Vary": "Accept, Accept-Encoding", **validators})
 
@@ -171,6 +185,34 @@ def _rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, A
     table = hub.tables.table(schema)
     with hub.engine.connect() as conn:
         yield from select_rows(conn, table, schema, query)
+
+
+def _indexed(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
+             rows: Iterator[dict[str, Any]]) -> tuple[Iterator[dict[str, Any]], Output]:
+    """Collect each component's values first (SDMX-JSON indexes them): in SQL for stored data, from the
+    computed rows for derived dataflows."""
+    components = [*schema.key_components, *schema.attributes]
+    if hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or "")):
+        materialised = list(rows)
+        values: dict[str, list[Any]] = {}
+        for component in components:
+            seen = dict.fromkeys(r.get(component.lower()) for r in materialised)
+            values[component] = [v for v in seen if v is not None]
+            if component == schema.time_dimension:
+                values[component].sort()
+        rows = iter(materialised)
+    else:
+        with hub.engine.connect() as conn:
+            values = distinct_values(conn, hub.tables.table(schema), schema, query, components)
+    names = {c: _code_names(hub, schema.components[c].codelist) for c in components if schema.components[c].codelist}
+    return rows, dataclasses.replace(output, values=values, names=names)
+
+
+def _code_names(hub: Hub, codelist_ref: str | None) -> dict[str, str]:
+    for key, codelist in hub.catalog.codelists.items():
+        if f"{key[0]}:{key[1]}({key[2]})" == codelist_ref:
+            return {code.id: str(code.name) for code in codelist}
+    return {}
 
 
 class NotOffered(Exception):

@@ -21,6 +21,9 @@ class Output:
     detail: str = "full"  # full | dataonly | serieskeysonly | nodata
     labels: str = "id"
     history: bool = False  # includeHistory: one dataset per submission, with validFromDate / validToDate
+    # For formats that index values up front (SDMX-JSON): component -> values in the answer, and names.
+    values: dict[str, list[Any]] | None = None
+    names: dict[str, dict[str, str]] | None = None
 
 
 Renderer = Callable[[Output, Iterator[dict[str, Any]]], Iterator[bytes]]

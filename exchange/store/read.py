@@ -108,6 +108,20 @@ def availability(conn: Connection, table: Table, schema: DsdSchema, query: DataQ
     return values, ((first, last) if first else None), int(count)
 
 
+def distinct_values(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery,
+                    components: list[str]) -> dict[str, list[Any]]:
+    """The values each component takes in the answer to ``query`` (for formats that index values up front,
+    such as SDMX-JSON); time periods in period order."""
+    where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
+    out: dict[str, list[Any]] = {}
+    for component in components:
+        column = table.c[component.lower()]
+        order = [func.min(table.c._period_start)] if component == schema.time_dimension else [column]
+        query_values = select(column).where(where, column.is_not(None)).group_by(column).order_by(*order)
+        out[component] = [v for (v,) in conn.execute(query_values)]
+    return out
+
+
 def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[Any]:
     dims = [table.c[d.lower()] for d in schema.dimensions]
     where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
