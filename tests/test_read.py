@@ -281,14 +281,14 @@ def test_sdmx_json_2(loaded, at_obs):
     dataset = document["data"]["dataSets"][0]
     entries = []
     if at_obs == "AllDimensions":
-        entries = [(key, obs) for key, obs in dataset["observations"].items()]
+        entries = list(dataset["observations"].items())
     else:
         for series_key, series in dataset["series"].items():
-            entries += [(f"{series_key}:{key}", obs) for key, obs in series["observations"].items()]
+            entries += [(f"{series_key}:{position}", o) for position, o in series["observations"].items()]
     order = structure["dimensions"]["series"] + structure["dimensions"]["observation"]
-    for key, observation in entries:
+    for obs_key, observation in entries:
         codes = {d["id"]: d["values"][int(i)].get("id", d["values"][int(i)].get("value"))
-                 for d, i in zip(order, key.split(":"), strict=True)}
+                 for d, i in zip(order, obs_key.split(":"), strict=True)}
         values[(codes["COUNTERPART_AREA"], codes["TIME_PERIOD"])] = observation[0]
     assert values == PUSHED and len(by_position) == 11
     area = next(d for d in dims if d["id"] == "REF_AREA")
