@@ -15,7 +15,7 @@ from typing import Any
 from lxml import etree
 
 from exchange import __version__
-from exchange.render import Output, text
+from exchange.render import Output, number
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
 MES, COM, SS, GEN = V21 + "message", V21 + "common", V21 + "data/structurespecific", V21 + "data/generic"
@@ -37,18 +37,25 @@ class _Layout:
         self.obs_attrs = [a for a in attrs if self.flat or schema.level(a, at_obs) == "obs"]
         self.series_attrs = [a for a in attrs if a not in self.obs_attrs]
         self.measure = schema.measure
+        self.measure_column = schema.measure.lower()
         self.with_obs = out.detail not in ("serieskeysonly", "nodata")
+        self.series_columns = [c.lower() for c in self.series_dims]
+        # (component, column) pairs, computed once: the per-observation loop does no string work
+        self.obs_dim_columns = [(c, c.lower()) for c in self.obs_dims]
+        self.obs_attr_columns = [(c, c.lower()) for c in self.obs_attrs]
+        self.series_dim_columns = [(c, c.lower()) for c in self.series_dims]
+        self.series_attr_columns = [(c, c.lower()) for c in self.series_attrs]
 
     def series_key(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(row[c.lower()] for c in self.series_dims) + (bool(row.get("_deleted")),)
+        return (*[row[c] for c in self.series_columns], bool(row.get("_deleted")))
 
 
-def _values(out: Output, row: dict[str, Any], components: list[str]) -> dict[str, str]:
+def _values(out: Output, row: dict[str, Any], columns: list[tuple[str, str]]) -> dict[str, str]:
     values = {}
-    for component in components:
-        value = text(out.schema, component, row.get(component.lower()))
+    for component, column in columns:
+        value = row.get(column)
         if value is not None:
-            values[component] = value
+            values[component] = number(value) if isinstance(value, float) else str(value)
     return values
 
 
@@ -152,8 +159,8 @@ def _dataset_attrs(structure_specific: bool, deleted: bool) -> dict[str, str]:
 
 
 def _open_series(xf: Any, out: Output, layout: _Layout, row: dict[str, Any], structure_specific: bool) -> Any:
-    dims = _values(out, row, layout.series_dims)
-    attrs = _values(out, row, layout.series_attrs)
+    dims = _values(out, row, layout.series_dim_columns)
+    attrs = _values(out, row, layout.series_attr_columns)
     if structure_specific:
         ctx = xf.element("Series", {**dims, **attrs})
         ctx.__enter__()
@@ -174,9 +181,10 @@ def _generic_values(tag: str, values: dict[str, str]) -> Any:
 
 
 def _obs(out: Output, layout: _Layout, row: dict[str, Any], structure_specific: bool) -> Any:
-    dims = _values(out, row, layout.obs_dims)
-    attrs = _values(out, row, layout.obs_attrs)
-    value = text(out.schema, layout.measure, row.get(layout.measure.lower()))
+    dims = _values(out, row, layout.obs_dim_columns)
+    attrs = _values(out, row, layout.obs_attr_columns)
+    raw = row.get(layout.measure_column)
+    value = None if raw is None else (number(raw) if isinstance(raw, float) else str(raw))
     if structure_specific:
         obs = etree.Element("Obs", dims)
         if value is not None and not row.get("_deleted"):

@@ -147,11 +147,14 @@ def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[An
 def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
     """Matching observations, series by series, in period order; deletions (updatedAfter) come last.
 
-    With ``includeHistory`` rows come submission by submission, oldest first.
+    With ``includeHistory`` rows come submission by submission, oldest first. Rows are fetched as plain
+    tuples from a server-side cursor and turned into dicts with one ``zip`` (no per-row SQLAlchemy objects).
     """
-    result = conn.execution_options(stream_results=True, yield_per=5000).execute(build_select(table, schema, query))
-    for row in result.mappings():
-        yield dict(row)
+    statement = build_select(table, schema, query)
+    names = [column.name for column in statement.selected_columns]
+    result = conn.execution_options(stream_results=True, yield_per=5000).execute(statement)
+    for row in result.tuples():
+        yield dict(zip(names, row, strict=True))
 
 
 STATS_COLUMNS = ("freq", "ref_area", "migr_flow", "migrant_type", "counterpart_area", "citizenship", "cob", "sex",
