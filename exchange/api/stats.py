@@ -69,20 +69,23 @@ def estimate(hub: HubDep, country: str, period: str, duration_adjust: bool = Fal
 
 
 def _factors(hub: Hub, period: str, benchmark: str, weighted: bool, duration_adjust: bool,
-             filters: dict[str, str]) -> tuple[list[mirror.Pair], fac.Factors]:
+             filters: dict[str, str]) -> tuple[list[mirror.Pair], fac.Factors] | JSONResponse:
+    """Pairs and factors of one period, or the 422 answer naming the countries cut off from the benchmark."""
     found = mirror.form_pairs(load(hub, {period}, filters))
-    return found, fac.estimate([p for p in found if p.both], benchmark, weighted, duration_adjust)
+    try:
+        return found, fac.estimate([p for p in found if p.both], benchmark, weighted, duration_adjust)
+    except fac.Disconnected as exc:
+        return JSONResponse({"message": str(exc), "cut_off": exc.countries}, status_code=422)
 
 
 @router.get("/mirror/factors", summary="Correction factors (weighted least squares on log ratios)")
 def factors(hub: HubDep, period: str, benchmark: str = "SWE", weighted: bool = True, duration_adjust: bool = False,
             residuals: bool = False, sex: str = "_T", age: str = "_T", migrant_type: str = "_T",
             freq: str = "A") -> Any:
-    try:
-        _pairs, result = _factors(hub, period, benchmark, weighted, duration_adjust,
-                                  breakdown(sex, age, migrant_type, freq))
-    except fac.Disconnected as exc:
-        return JSONResponse({"message": str(exc), "cut_off": exc.countries}, status_code=422)
+    estimated = _factors(hub, period, benchmark, weighted, duration_adjust, breakdown(sex, age, migrant_type, freq))
+    if isinstance(estimated, JSONResponse):
+        return estimated
+    result = estimated[1]
     body = {"period": period, "benchmark": benchmark, "method": "WLS_LOG" if weighted else "LOG_LS",
             "duration_adjusted": duration_adjust, "pairs_used": result.pairs_used,
             "countries": [{"country": c, "imm_factor_r": result.immigration.get(c),
@@ -98,12 +101,10 @@ def factors(hub: HubDep, period: str, benchmark: str = "SWE", weighted: bool = T
 def harmonised(hub: HubDep, period: str, benchmark: str = "SWE", weighted: bool = True,
                duration_adjust: bool = False, sex: str = "_T", age: str = "_T", migrant_type: str = "_T",
                freq: str = "A") -> Any:
-    try:
-        found, result = _factors(hub, period, benchmark, weighted, duration_adjust,
-                                 breakdown(sex, age, migrant_type, freq))
-    except fac.Disconnected as exc:
-        return JSONResponse({"message": str(exc), "cut_off": exc.countries}, status_code=422)
-    flows = fac.harmonised(found, result)
+    estimated = _factors(hub, period, benchmark, weighted, duration_adjust, breakdown(sex, age, migrant_type, freq))
+    if isinstance(estimated, JSONResponse):
+        return estimated
+    flows = fac.harmonised(*estimated)
     return {"period": period, "benchmark": benchmark, "count": len(flows), "flows": flows}
 
 

@@ -119,11 +119,7 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
     for event, elem in events:
         if elem.tag == "Obs":  # fast path: structure-specific observations (unqualified element)
             if event == "end":
-                obs = _obs(reader, elem)
-                reader.series_has_obs = True
-                elem.clear(keep_tail=False)
-                _drop_previous(elem)
-                yield obs
+                yield _finish_obs(reader, elem)
             continue
         name = _local(elem.tag)
         if not root_checked:
@@ -145,12 +141,8 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
                 _unexpected(elem, name, reader.generic)
             continue
         # end events
-        if name == "Obs":
-            obs = _obs(reader, elem)
-            reader.series_has_obs = True
-            elem.clear(keep_tail=False)
-            _drop_previous(elem)
-            yield obs
+        if name == "Obs":  # generic observations (namespaced)
+            yield _finish_obs(reader, elem)
         elif name == "Series":
             if not reader.series_has_obs and reader.dataset is not None:
                 yield Obs(reader.dataset, reader.series, {}, f"line {reader.series_line}, series {reader.series_count}")
@@ -170,6 +162,15 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
             reader.dataset = None
             elem.clear(keep_tail=False)
             _drop_previous(elem)
+
+
+def _finish_obs(reader: _Reader, elem: Any) -> Obs:
+    """The observation an ``Obs`` element holds; the element (and what came before it) is freed."""
+    obs = _obs(reader, elem)
+    reader.series_has_obs = True
+    elem.clear(keep_tail=False)
+    _drop_previous(elem)
+    return obs
 
 
 def _check_root(events: Any, root: Any, name: str) -> None:
