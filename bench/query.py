@@ -12,7 +12,6 @@ latency of a one-series query (median and p99 over --requests requests on one ke
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import socket
 import statistics
