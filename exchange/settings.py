@@ -25,4 +25,7 @@ class Settings(BaseSettings):
     insert_batch_size: int = Field(10_000, description="Observations per batched INSERT/COPY when staging a message.")
     max_value_length: int = Field(1000, description="Longest accepted value of any component, in characters.")
     issues_page_size: int = Field(1000, description="Validation issues returned per page by GET /submissions/{id}.")
+    max_response_observations: int = Field(
+        0, description="Largest data answer, in observations; over it GET /data answers 413 (0: no limit)."
+    )
     sqlite_busy_timeout_s: float = Field(600.0, description="How long a SQLite writer waits for the write lock.")

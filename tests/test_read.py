@@ -293,3 +293,23 @@ def test_sdmx_json_2(loaded, at_obs):
     assert values == PUSHED and len(by_position) == 11
     area = next(d for d in dims if d["id"] == "REF_AREA")
     assert area["values"] == [{"id": "KAZ", "name": "Kazakhstan"}]
+
+
+def test_csv_labels_and_time_format(loaded):
+    text_both = loaded.get("/data/MIGR_FLOW", headers={
+        "Accept": "application/vnd.sdmx.data+csv;version=2.0.0;labels=both;timeFormat=normalized"}).text
+    header, first = text_both.splitlines()[:2]
+    assert header.startswith("STRUCTURE,STRUCTURE_ID,ACTION,FREQ: Frequency,REF_AREA: Reference area")
+    assert "KAZ: Kazakhstan" in first and "RUS: Russian Federation" in first and ",2018-01-01," in first
+    assert "UNECE:MIGR_FLOW(1.0): International migration flows" in first
+    params = loaded.get("/data/MIGR_FLOW?labels=both", headers={"Accept": "text/csv"}).text
+    assert "EMI: Emigration" in params
+    assert loaded.get("/data/MIGR_FLOW?labels=name", headers={"Accept": "text/csv"}).status_code == 406
+
+
+def test_response_cap_is_413(loaded, hub):
+    hub.settings = hub.settings.model_copy(update={"max_response_observations": 3})
+    response = loaded.get("/data/MIGR_FLOW", headers={"Accept": "text/csv"})
+    assert response.status_code == 413 and etree.fromstring(response.content)[0].get("code") == "510"
+    assert loaded.get("/data/MIGR_FLOW/A.KAZ.EMI._T.RUS._T._T._T._T.PS", headers={"Accept": "text/csv"}
+                      ).status_code == 200

@@ -12,7 +12,7 @@ from lxml import etree
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
 MES, COM = V21 + "message", V21 + "common"
-SDMX_CODES = {400: 140, 401: 110, 403: 150, 404: 100, 406: 140, 413: 130, 422: 150, 500: 500, 501: 501, 503: 503}
+SDMX_CODES = {400: 140, 401: 110, 403: 150, 404: 100, 406: 140, 413: 510, 422: 150, 500: 500, 501: 501, 503: 503}
 
 
 def wants_json(accept: str | None) -> bool:

@@ -20,7 +20,7 @@ from exchange.query import DataQuery, QueryError, parse_v1, parse_v2
 from exchange.render import Output, Renderer, sdmxcsv, sdmxjson, sdmxml21
 from exchange.rows import StructureRef
 from exchange.stats import derived
-from exchange.store.read import distinct_values, select_rows
+from exchange.store.read import count_rows, distinct_values, select_rows
 
 router = APIRouter(tags=["SDMX REST"])
 
@@ -116,8 +116,10 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
     try:
         query = _parse(path, params)
         representation = negotiate(request.headers.get("accept"), params.get("format"), query.api)
+        csv_options = _csv_options(request.headers.get("accept"), params)
         schema, flow_key = _resolve(hub, query)
         output = _output(schema, flow_key, query, representation)
+        _check_size(hub, schema, query)
         rows = _rows(hub, schema, query)
         first = next(rows, None)  # also builds the SELECT: key and filter errors surface here, before streaming
     except QueryError as exc:
@@ -128,12 +130,17 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
         return sdmx_error(404, str(exc), accept)
     except NotOffered as exc:
         return sdmx_error(501, str(exc), accept)
+    except TooLarge as exc:
+        return sdmx_error(413, str(exc), accept)
     if first is None:
         return Response(status_code=204) if query.api == "2" else sdmx_error(404, "No results found.", accept)
     if representation.indexed:
         rows, output = _indexed(hub, schema, query, output, _chain(first, rows))
     else:
         rows = _chain(first, rows)
+    if representation.renderer in (sdmxcsv.render_v1, sdmxcsv.render_v2):
+        output = dataclasses.replace(output, labels=csv_options["labels"], time_format=csv_options["timeFormat"],
+                                     names=_labels(hub, schema) if csv_options["labels"] == "both" else None)
     body = representation.renderer(output, rows)
     return StreamingResponse(body, media_type=representation.media_type,
                              headers={"Vary": "Accept, Accept-Encoding", **validators})
@@ -208,11 +215,54 @@ def _indexed(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
     return rows, dataclasses.replace(output, values=values, names=names)
 
 
+def _csv_options(accept: str | None, params: dict[str, str]) -> dict[str, str]:
+    """SDMX-CSV ``labels`` and ``timeFormat``, from the Accept parameters or the query string."""
+    options = {"labels": "id", "timeFormat": "original"}
+    for item in (accept or "").split(","):
+        for part in item.split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name in options:
+                options[name] = value
+    options.update({k: v for k, v in params.items() if k in options})
+    if options["labels"] not in ("id", "both"):
+        raise NotAcceptable(f"labels={options['labels']} is not offered; use id or both.")
+    if options["timeFormat"] not in ("original", "normalized"):
+        raise NotAcceptable(f"timeFormat={options['timeFormat']} is not offered; use original or normalized.")
+    return options
+
+
+def _labels(hub: Hub, schema: DsdSchema) -> dict[str, dict[str, str]]:
+    """Names for labels=both: code names per coded component, and concept names under the key ''."""
+    names = {c: _code_names(hub, schema.components[c].codelist) for c in schema.components
+             if schema.components[c].codelist}
+    concepts: dict[str, str] = {}
+    for scheme in hub.catalog.concept_schemes.values():
+        for concept in scheme:
+            concepts.setdefault(concept.id, str(concept.name))
+    names[""] = concepts
+    return names
+
+
 def _code_names(hub: Hub, codelist_ref: str | None) -> dict[str, str]:
     for key, codelist in hub.catalog.codelists.items():
         if f"{key[0]}:{key[1]}({key[2]})" == codelist_ref:
             return {code.id: str(code.name) for code in codelist}
     return {}
+
+
+class TooLarge(Exception):
+    """The answer would exceed the service's limit (REST: 413, SDMX error 510)."""
+
+
+def _check_size(hub: Hub, schema: DsdSchema, query: DataQuery) -> None:
+    limit = hub.settings.max_response_observations
+    if not limit or hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or "")):
+        return
+    with hub.engine.connect() as conn:
+        count = count_rows(conn, hub.tables.table(schema), schema, query)
+    if count > limit:
+        raise TooLarge(f"The answer holds {count} observations; this hub serves at most {limit} per request. "
+                       "Narrow the key or the periods, or page with startPeriod/endPeriod.")
 
 
 class NotOffered(Exception):

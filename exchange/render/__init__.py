@@ -19,7 +19,8 @@ class Output:
     version: str
     dimension_at_observation: str  # a dimension id, TIME_PERIOD or AllDimensions
     detail: str = "full"  # full | dataonly | serieskeysonly | nodata
-    labels: str = "id"
+    labels: str = "id"  # SDMX-CSV: id | both ("ID: Name")
+    time_format: str = "original"  # SDMX-CSV: original | normalized (ISO 8601 date of the period's start)
     history: bool = False  # includeHistory: one dataset per submission, with validFromDate / validToDate
     # For formats that index values up front (SDMX-JSON): component -> values in the answer, and names.
     values: dict[str, list[Any]] | None = None

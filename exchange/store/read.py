@@ -144,6 +144,11 @@ def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[An
         ranked.c._deleted, *[ranked.c[d.name] for d in dims], ranked.c._period_start)
 
 
+def count_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> int:
+    statement = build_select(table, schema, query).order_by(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(statement)).scalar_one())
+
+
 def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
     """Matching observations, series by series, in period order; deletions (updatedAfter) come last.
 
