@@ -34,3 +34,31 @@ def test_sdmx1_client_reads_structures_and_real_data(settings, hub):
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.mark.slow
+def test_pysdmx_reads_every_format_from_a_running_hub(settings, hub):
+    import httpx
+    from pysdmx.io import get_datasets, read_sdmx
+
+    for country, data in messages_in_memory():
+        assert hub.ingestor.submit(spool([data], len(data) + 1), None, Principal(None, country, False)).status == 200
+    port = free_port()
+    server = start_server(settings.database_url, port)
+    base = f"http://127.0.0.1:{port}"
+    key = "/data/MIGR_FLOW/A.SWE.EMI._T.FIN._T._T._T._T.PS"
+    expected = {"2015": 2487.0, "2016": 2608.0, "2017": 2965.0, "2018": 2896.0, "2019": 2858.0}
+    try:
+        for accept in ("application/vnd.sdmx.data+csv;version=2.0.0", "application/vnd.sdmx.data+csv;version=1.0.0",
+                       "application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+                       "application/vnd.sdmx.genericdata+xml;version=2.1"):
+            text = httpx.get(base + key, params={"startPeriod": "2015"}, headers={"Accept": accept}).text
+            frame = read_sdmx(text).data[0].data
+            assert {str(t): float(v) for t, v in zip(frame.TIME_PERIOD, frame.OBS_VALUE, strict=True)} == expected
+        (dataset,) = get_datasets(base + key + "?startPeriod=2015",
+                                  base + "/dataflow/UNECE/MIGR_FLOW/1.0?references=descendants")
+        assert dict(zip(dataset.data.TIME_PERIOD.astype(str), dataset.data.OBS_VALUE.astype(float), strict=True)) \
+            == expected
+    finally:
+        server.kill()
+        server.wait()
