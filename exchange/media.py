@@ -59,7 +59,7 @@ def detect(content_type: str | None, head: bytes) -> Format:
     declared = INPUT_TYPES.get(base)
     if declared is None and base not in GENERIC_TYPES:
         raise MessageError("UNSUPPORTED_MEDIA_TYPE", f"Content-Type {base!r} is not an SDMX data format.",
-                           "Send SDMX-ML 2.1 (generic or structure-specific) or SDMX-CSV 1.0/2.0 with its SDMX "
+                           "Send SDMX-ML 2.1 (generic or structure-specific), SDMX-ML 3.0 or SDMX-CSV 1.0/2.0 with its SDMX "
                            "media type, e.g. application/vnd.sdmx.structurespecificdata+xml;version=2.1.", status=415)
     sniffed = sniff(head)
     fmt = sniffed or declared

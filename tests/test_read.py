@@ -313,3 +313,28 @@ def test_response_cap_is_413(loaded, hub):
     assert response.status_code == 413 and etree.fromstring(response.content)[0].get("code") == "510"
     assert loaded.get("/data/MIGR_FLOW/A.KAZ.EMI._T.RUS._T._T._T._T.PS", headers={"Accept": "text/csv"}
                       ).status_code == 200
+
+
+def test_sdmx_ml_30_out_and_back_in(loaded, token_for):
+    response = loaded.get("/data/dataflow/UNECE/MIGR_FLOW/1.0/*", headers={
+        "Accept": "application/vnd.sdmx.data+xml;version=3.0.0"})
+    assert response.status_code == 200
+    root = etree.fromstring(response.content)
+    assert root.tag == "{http://www.sdmx.org/resources/sdmxml/schemas/v3_0/message}StructureSpecificData"
+    usage = root.find(".//{http://www.sdmx.org/resources/sdmxml/schemas/v3_0/common}StructureUsage")
+    assert usage.text == "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=UNECE:MIGR_FLOW(1.0)"
+    back = loaded.post("/data", content=response.content, headers=auth(token_for("KAZ"),
+                                                                           "application/vnd.sdmx.data+xml;version=3.0.0"))
+    assert back.status_code == 200, back.text
+    assert back.json()["datasets"][0]["unchanged"] == len(PUSHED)  # the same observations, value for value
+
+
+def test_official_sdmx_ml_30_sample_parses():
+    from exchange.parse import sdmxml
+    from tests.conftest import specimen
+
+    data = specimen("data-structurespecific-ECB_EXR.xml")
+    rows = list(sdmxml.parse(io.BytesIO(data)))
+    assert len(rows) == data.count(b"<Obs ") and rows[0].dataset.structure.id == "EXR"
+    assert rows[0].series["CURRENCY"] == "CAD" and rows[0].values["TIME_PERIOD"] == "1999"
+    assert rows[0].dataset.action.value == "Merge"  # header DataSetAction Information = Merge (SDMX 3.1)

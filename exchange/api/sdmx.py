@@ -47,6 +47,8 @@ REPRESENTATIONS = {
         "application/vnd.sdmx.data+csv;version=1.0.0", sdmxcsv.render_v1),
     "application/vnd.sdmx.data+csv;version=2.0.0": Representation(
         "application/vnd.sdmx.data+csv;version=2.0.0", sdmxcsv.render_v2),
+    "application/vnd.sdmx.data+xml;version=3.0.0": Representation(
+        "application/vnd.sdmx.data+xml;version=3.0.0", sdmxml21.render_structure_specific_30),
     "application/vnd.sdmx.data+json;version=2.0.0": Representation(
         "application/vnd.sdmx.data+json;version=2.0.0", sdmxjson.render_v2, indexed=True),
 }
@@ -58,7 +60,8 @@ FORMATS = {"genericdata": "application/vnd.sdmx.genericdata+xml",
            "structurespecifictimeseriesdata": "application/vnd.sdmx.structurespecifictimeseriesdata+xml",
            "csv": "application/vnd.sdmx.data+csv;version=2.0.0", "sdmx-csv": "application/vnd.sdmx.data+csv;version=2.0.0",
            "csv10": "application/vnd.sdmx.data+csv;version=1.0.0", "json": "application/vnd.sdmx.data+json;version=2.0.0",
-           "sdmx-json": "application/vnd.sdmx.data+json;version=2.0.0"}
+           "sdmx-json": "application/vnd.sdmx.data+json;version=2.0.0",
+           "sdmx-ml-3.0": "application/vnd.sdmx.data+xml;version=3.0.0"}
 
 
 class NotAcceptable(Exception):
@@ -91,6 +94,9 @@ def _match(base: str, params: dict[str, str]) -> Representation | None:
     version = params.get("version")
     if base in ("*/*", "application/*", "application/xml", "text/xml"):
         return GENERIC  # REST 1.5 4_6_conneg.md: Generic Data is the default
+    if base == "application/vnd.sdmx.data+xml":
+        return REPRESENTATIONS["application/vnd.sdmx.data+xml;version=3.0.0"] if version in (None, "3.0.0", "3.0") \
+            else None
     if base in ("application/vnd.sdmx.data+json", "application/json"):
         return JSON_2 if version in (None, "2.0.0", "2.0") else None
     if base in ("application/vnd.sdmx.data+csv", "text/csv"):

@@ -1,8 +1,10 @@
-"""SDMX-ML 2.1 data messages, streamed with lxml ``iterparse``.
+"""SDMX-ML 2.1, 3.0 and 3.1 data messages, streamed with lxml ``iterparse``.
 
 One loop over (event, element), dispatching on the element's local name, handles the four 2.1 data
 flavours (SDMXDataGeneric.xsd, SDMXDataStructureSpecific.xsd and their TimeSeries restrictions) for
-any ``dimensionAtObservation``. Each element is cleared after its ``end`` event, so memory stays flat.
+any ``dimensionAtObservation``, and the single 3.0/3.1 StructureSpecificData flavour, whose deltas are
+small: other namespaces, the structure referenced by URN text, no ``dataScope``. Each element is cleared
+after its ``end`` event, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from exchange.parse.xmlsafe import check_prolog
 from exchange.rows import Action, DataSet, MessageError, Obs, StructureRef
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
-MESSAGE_NS = (V21 + "message",)
+SCHEMAS = "http://www.sdmx.org/resources/sdmxml/schemas/"
+#: message namespace -> SDMX-ML version (3.0 and 3.1 only have StructureSpecificData)
+MESSAGE_NS = {V21 + "message": "2.1", SCHEMAS + "v3_0/message": "3.0", SCHEMAS + "v3_1/message": "3.1"}
 GENERIC_NS = V21 + "data/generic"
 SS_NS = V21 + "data/structurespecific"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -31,7 +35,7 @@ DATASET_SDMX_ATTRS = {
 #: and its children are in the common namespace and always allowed.
 DATASET_CONTENT = {"DataProvider", "Series", "SeriesKey", "Attributes", "Value", "Obs", "ObsDimension", "ObsKey",
                    "ObsValue", "Group", "GroupKey"}
-COMMON_PREFIX = f"{{{V21}common}}"
+COMMON_PREFIXES = tuple(f"{{{SCHEMAS}{v}/common}}" for v in ("v2_1", "v3_0", "v3_1"))
 _REF_KINDS = {"Structure": "datastructure", "StructureUsage": "dataflow", "ProvisionAgrement": "provisionagreement",
               "ProvisionAgreement": "provisionagreement"}
 
@@ -70,14 +74,14 @@ class _Reader:
             if ref_el is not None:
                 ref = StructureRef(kind, ref_el.get("agencyID", ""), ref_el.get("id", ""), ref_el.get("version", ""))
             else:
-                urn = child.findtext(f"{{{V21}common}}URN") or (child.text or "").strip()
+                urn = next((c.text for c in child if _local(c.tag) == "URN"), None) or (child.text or "").strip()
                 ref = _ref_from_urn(kind, urn)
         self.structures[elem.get("structureID", "")] = (ref, elem.get("dimensionAtObservation", "TIME_PERIOD"))
 
     # --- datasets ------------------------------------------------------------------------
 
     def start_dataset(self, elem: Any) -> None:
-        structure_id = elem.get(f"{{{SS_NS}}}structureRef") or elem.get("structureRef") or ""
+        structure_id = next((v for k, v in elem.attrib.items() if k.rsplit("}", 1)[-1] == "structureRef"), "")
         ref, dim_at_obs = self.structures.get(structure_id, (None, "TIME_PERIOD"))
         if ref is None and len(self.structures) == 1:
             ref, dim_at_obs = next(iter(self.structures.values()))
@@ -137,7 +141,7 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
                 reader.obs_in_series = 0
             elif name == "Group":
                 raise_group(elem)
-            elif reader.dataset is not None and name not in DATASET_CONTENT and not elem.tag.startswith(COMMON_PREFIX):
+            elif reader.dataset is not None and name not in DATASET_CONTENT and not elem.tag.startswith(COMMON_PREFIXES):
                 _unexpected(elem, name, reader.generic)
             continue
         # end events
@@ -183,10 +187,12 @@ def _check_root(events: Any, root: Any, name: str) -> None:
         raise MessageError("STRUCTURE_NOT_DATA", "This is an SDMX structure message, not a data message.",
                            "Push structure messages to POST /structure (administrators), data messages to POST /data.",
                            status=400)
-    if name not in DATA_ROOTS or namespace not in MESSAGE_NS:
-        raise MessageError("NOT_SDMX_DATA", f"The root element {{{namespace}}}{name} is not an SDMX-ML 2.1 data message.",
-                           "Send a GenericData, GenericTimeSeriesData, StructureSpecificData or "
-                           "StructureSpecificTimeSeriesData message (SDMX-ML 2.1).", status=415)
+    version = MESSAGE_NS.get(namespace)
+    if name not in DATA_ROOTS or version is None or (version != "2.1" and name != "StructureSpecificData"):
+        raise MessageError("NOT_SDMX_DATA", f"The root element {{{namespace}}}{name} is not an SDMX-ML data message.",
+                           "Send an SDMX-ML 2.1 GenericData, GenericTimeSeriesData, StructureSpecificData or "
+                           "StructureSpecificTimeSeriesData message, or an SDMX-ML 3.0/3.1 StructureSpecificData "
+                           "message.", status=415)
 
 
 def _unexpected(elem: Any, name: str, generic: bool) -> None:

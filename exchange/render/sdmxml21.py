@@ -19,6 +19,9 @@ from exchange.render import Output, number
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
 MES, COM, SS, GEN = V21 + "message", V21 + "common", V21 + "data/structurespecific", V21 + "data/generic"
+V30 = "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/"
+#: SDMX-ML 3.0 deltas: namespaces, the dataflow referenced by URN text, no dataScope (SDMXDataStructureSpecific.xsd 3.0)
+NS30 = {"mes": V30 + "message", "com": V30 + "common", "ss": V30 + "data/structurespecific"}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 FLUSH_BYTES = 64 * 1024
 
@@ -59,21 +62,26 @@ def _values(out: Output, row: dict[str, Any], columns: list[tuple[str, str]]) ->
     return values
 
 
-def _header(xf: Any, out: Output, structure_specific: bool) -> None:
-    header = etree.Element(f"{{{MES}}}Header", nsmap={"mes": MES, "com": COM})
-    etree.SubElement(header, f"{{{MES}}}ID").text = f"EXCHANGE_{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
-    etree.SubElement(header, f"{{{MES}}}Test").text = "false"
-    etree.SubElement(header, f"{{{MES}}}Prepared").text = datetime.now(UTC).isoformat(timespec="seconds")
-    etree.SubElement(header, f"{{{MES}}}Sender", id="UNECE")
+def _header(xf: Any, out: Output, structure_specific: bool, ns: dict[str, str]) -> None:
+    mes, com = ns["mes"], ns["com"]
+    header = etree.Element(f"{{{mes}}}Header", nsmap={"mes": mes, "com": com})
+    etree.SubElement(header, f"{{{mes}}}ID").text = f"EXCHANGE_{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    etree.SubElement(header, f"{{{mes}}}Test").text = "false"
+    etree.SubElement(header, f"{{{mes}}}Prepared").text = datetime.now(UTC).isoformat(timespec="seconds")
+    etree.SubElement(header, f"{{{mes}}}Sender", id="UNECE")
     attrs = {"structureID": "STR1", "dimensionAtObservation": out.dimension_at_observation}
+    urn = f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})"
     if structure_specific:
-        attrs["namespace"] = (f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}"
-                              f"({out.version}):ObsLevelDim:{out.dimension_at_observation}")
-    structure = etree.SubElement(header, f"{{{MES}}}Structure", attrs)
-    usage = etree.SubElement(structure, f"{{{COM}}}StructureUsage")
-    etree.SubElement(usage, "Ref", agencyID=out.agency, id=out.flow, version=out.version)
-    etree.SubElement(header, f"{{{MES}}}Source", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = (
-        f"exchange {__version__}")
+        attrs["namespace"] = f"{urn}:ObsLevelDim:{out.dimension_at_observation}"
+    structure = etree.SubElement(header, f"{{{mes}}}Structure", attrs)
+    usage = etree.SubElement(structure, f"{{{com}}}StructureUsage")
+    if mes == MES:
+        etree.SubElement(usage, "Ref", agencyID=out.agency, id=out.flow, version=out.version)
+    else:
+        usage.text = urn  # SDMX-ML 3.0 references by URN
+    if mes == MES:  # 3.0 Source is a different type; left out
+        etree.SubElement(header, f"{{{mes}}}Source", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = (
+            f"exchange {__version__}")
     xf.write(header)
 
 
@@ -85,6 +93,10 @@ def render_structure_specific_ts(out: Output, rows: Iterator[dict[str, Any]]) ->
     yield from _render(out, rows, structure_specific=True, root_tag="StructureSpecificTimeSeriesData")
 
 
+def render_structure_specific_30(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield from _render(out, rows, structure_specific=True, root_tag="StructureSpecificData", ns=NS30)
+
+
 def render_generic(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     yield from _render(out, rows, structure_specific=False, root_tag="GenericData")
 
@@ -94,15 +106,17 @@ def render_generic_ts(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[b
 
 
 def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: bool,  # noqa: C901
-            root_tag: str) -> Iterator[bytes]:
+            root_tag: str, ns: dict[str, str] | None = None) -> Iterator[bytes]:
     layout = _Layout(out)
     buffer = io.BytesIO()
-    nsmap = {"mes": MES, "com": COM, "xsi": XSI, ("ss" if structure_specific else "gen"): SS if structure_specific
-             else GEN}
+    ns = ns or {"mes": MES, "com": COM, "ss": SS}
+    mes = ns["mes"]
+    nsmap = {"mes": mes, "com": ns["com"], "xsi": XSI, ("ss" if structure_specific else "gen"): ns["ss"]
+             if structure_specific else GEN}
     with etree.xmlfile(buffer, encoding="utf-8", buffered=False) as xf:
         xf.write_declaration()
-        with xf.element(f"{{{MES}}}{root_tag}", nsmap=nsmap):
-            _header(xf, out, structure_specific)
+        with xf.element(f"{{{mes}}}{root_tag}", nsmap=nsmap):
+            _header(xf, out, structure_specific, ns)
             dataset_ctx = series_ctx = None
             current_key: tuple[Any, ...] | None = None
             dataset_key: tuple[Any, ...] | None = None
@@ -116,10 +130,10 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: boo
                     if dataset_ctx is not None:
                         dataset_ctx.__exit__(None, None, None)
                     dataset_key = row_dataset
-                    attrs = _dataset_attrs(structure_specific, row_deleted)
+                    attrs = _dataset_attrs(structure_specific, row_deleted, ns)
                     if out.history:  # REST includeHistory: when these values became (or stopped being) valid
                         attrs["validToDate" if row_deleted else "validFromDate"] = _instant(row["_recorded_at"])
-                    dataset_ctx = xf.element(f"{{{MES}}}DataSet", attrs)
+                    dataset_ctx = xf.element(f"{{{mes}}}DataSet", attrs)
                     dataset_ctx.__enter__()
                     current_key = None
                 if not layout.flat:
@@ -140,7 +154,7 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: boo
             if dataset_ctx is not None:
                 dataset_ctx.__exit__(None, None, None)
             else:  # no observation: an empty dataset still names the structure
-                with xf.element(f"{{{MES}}}DataSet", _dataset_attrs(structure_specific, False)):
+                with xf.element(f"{{{mes}}}DataSet", _dataset_attrs(structure_specific, False, ns)):
                     pass
     yield buffer.getvalue()
 
@@ -149,10 +163,12 @@ def _instant(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
-def _dataset_attrs(structure_specific: bool, deleted: bool) -> dict[str, str]:
+def _dataset_attrs(structure_specific: bool, deleted: bool, ns: dict[str, str]) -> dict[str, str]:
     attrs = {"action": "Delete" if deleted else "Replace"}
     if structure_specific:
-        attrs.update({f"{{{SS}}}structureRef": "STR1", f"{{{SS}}}dataScope": "DataStructure"})
+        attrs[f"{{{ns['ss']}}}structureRef"] = "STR1"
+        if ns["ss"] == SS:  # 2.1 only; SDMX-ML 3.0 dropped dataScope
+            attrs[f"{{{SS}}}dataScope"] = "DataStructure"
     else:
         attrs["structureRef"] = "STR1"
     return attrs
