@@ -33,7 +33,7 @@ INPUT_TYPES: dict[str, Format] = {
 }
 #: Types that say nothing of the content: sniff it.
 GENERIC_TYPES = frozenset({"", "application/octet-stream", "application/gzip", "application/x-gzip", "text/plain"})
-SUPPORTED_INPUT = (SDMX_ML, SDMX_CSV)
+SUPPORTED_INPUT = (SDMX_ML, SDMX_CSV, SDMX_JSON)
 
 
 def media_type_base(content_type: str | None) -> str:
@@ -64,7 +64,7 @@ def detect(content_type: str | None, head: bytes) -> Format:
     sniffed = sniff(head)
     fmt = sniffed or declared
     if fmt is None:
-        raise MessageError("UNRECOGNISED_CONTENT", "The body is neither SDMX-ML nor SDMX-CSV.",
+        raise MessageError("UNRECOGNISED_CONTENT", "The body is neither SDMX-ML, SDMX-JSON nor SDMX-CSV.",
                            "Check that you are sending the SDMX file itself (UTF-8 XML or CSV), not another file.",
                            status=415)
     if fmt not in SUPPORTED_INPUT:

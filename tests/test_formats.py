@@ -228,3 +228,38 @@ def test_xml_memory_is_released_while_streaming():
     for row in sdmxml.parse(io.BytesIO(big)):
         count += 1
     assert count == 2000
+
+
+@pytest.mark.parametrize(("name", "count"), [("data-1.0-exr-cross-section.json", 4),
+                                             ("data-2.0.0-exr-cross-section.json", 4),
+                                             ("data-2.1.0-exr-time-series.json", None)])
+def test_official_sdmx_json_samples_parse(name, count):
+    from exchange.parse import sdmxjson
+
+    rows = list(sdmxjson.parse(io.BytesIO(specimen(name))))
+    assert rows and all(r.dataset.structure.id == "EXR" for r in rows)
+    assert count is None or len(rows) == count
+    first = rows[0]
+    assert {"FREQ", "CURRENCY_DENOM"} <= set(first.dataset.values) | set(first.series)
+    assert "OBS_VALUE" in first.values and "TIME_PERIOD" in {**first.series, **first.values}
+
+
+def test_inconsistent_json_sample_is_named_precisely():
+    from exchange.parse import sdmxjson
+    from exchange.rows import MessageError
+
+    # The official 2.0.0 "action delete" sample points at OBS_STATUS value 1; its structure lists one value.
+    with pytest.raises(MessageError) as caught:
+        list(sdmxjson.parse(io.BytesIO(specimen("data-2.0.0-exr-action-delete.json"))))
+    assert caught.value.issue.code == "JSON_BAD_INDEX" and "OBS_STATUS" in caught.value.issue.message
+
+
+def test_sdmx_json_round_trip(client, hub, token_for):
+    message = ss_message(SERIES)
+    assert client.post("/data", content=message, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    as_json = client.get("/data/dataflow/UNECE/MIGR_FLOW/1.0/*",
+                         headers={"Accept": "application/vnd.sdmx.data+json;version=2.0.0"})
+    back = client.post("/data", content=as_json.content,
+                       headers=auth(token_for("KAZ"), "application/vnd.sdmx.data+json;version=2.0.0"))
+    assert back.status_code == 200, back.text
+    assert back.json()["datasets"][0]["unchanged"] == 4

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from exchange.media import Format
-from exchange.parse import sdmxcsv, sdmxml
+from exchange.parse import sdmxcsv, sdmxjson, sdmxml
 from exchange.rows import Obs
 
 Parser = Callable[[BinaryIO], Iterator[Obs]]
@@ -14,6 +14,7 @@ Parser = Callable[[BinaryIO], Iterator[Obs]]
 PARSERS: dict[str, Parser] = {
     "sdmx-ml": sdmxml.parse,
     "sdmx-csv": sdmxcsv.parse,
+    "sdmx-json": sdmxjson.parse,
 }
 
 
