@@ -338,3 +338,20 @@ def test_official_sdmx_ml_30_sample_parses():
     assert len(rows) == data.count(b"<Obs ") and rows[0].dataset.structure.id == "EXR"
     assert rows[0].series["CURRENCY"] == "CAD" and rows[0].values["TIME_PERIOD"] == "1999"
     assert rows[0].dataset.action.value == "Merge"  # header DataSetAction Information = Merge (SDMX 3.1)
+
+
+def test_sdmx_json_1_0(loaded, token_for):
+    import json as _json
+
+    import jsonschema
+
+    response = loaded.get("/data/MIGR_FLOW", headers={"Accept": "application/vnd.sdmx.data+json;version=1.0.0"})
+    assert response.status_code == 200
+    document = response.json()
+    schema = _json.loads((Path(__file__).parent / "schemas" / "sdmx-json-data-1.0.json").read_text())
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert [e.message for e in validator.iter_errors(document)] == []
+    assert "structure" in document["data"] and "structures" not in document["data"]
+    # and the hub reads its own 1.0 output back as the same observations
+    back = loaded.post("/data", content=response.content, headers=auth(token_for("KAZ"), "application/json"))
+    assert back.status_code == 200 and back.json()["datasets"][0]["unchanged"] == len(PUSHED), back.text

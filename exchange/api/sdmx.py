@@ -51,6 +51,8 @@ REPRESENTATIONS = {
         "application/vnd.sdmx.data+xml;version=3.0.0", sdmxml21.render_structure_specific_30),
     "application/vnd.sdmx.data+json;version=2.0.0": Representation(
         "application/vnd.sdmx.data+json;version=2.0.0", sdmxjson.render_v2, indexed=True),
+    "application/vnd.sdmx.data+json;version=1.0.0": Representation(
+        "application/vnd.sdmx.data+json;version=1.0.0", sdmxjson.render_v1, indexed=True),
 }
 JSON_2 = REPRESENTATIONS["application/vnd.sdmx.data+json;version=2.0.0"]
 #: ?format= values for browsers (REST doc/extend.md allows format as a query parameter).
@@ -98,6 +100,8 @@ def _match(base: str, params: dict[str, str]) -> Representation | None:
         return REPRESENTATIONS["application/vnd.sdmx.data+xml;version=3.0.0"] if version in (None, "3.0.0", "3.0") \
             else None
     if base in ("application/vnd.sdmx.data+json", "application/json"):
+        if version in ("1.0.0", "1.0"):
+            return REPRESENTATIONS["application/vnd.sdmx.data+json;version=1.0.0"]
         return JSON_2 if version in (None, "2.0.0", "2.0") else None
     if base in ("application/vnd.sdmx.data+csv", "text/csv"):
         return REPRESENTATIONS[f"application/vnd.sdmx.data+csv;version={version or '2.0.0'}"] \

@@ -1,4 +1,4 @@
-"""SDMX-JSON 2.0.0 data messages (sdmx-json field guide 2.0.0), written as a stream.
+"""SDMX-JSON data messages 2.0.0 and 1.0 (sdmx-json field guides), written as a stream.
 
 SDMX-JSON indexes component values: the structure lists the values of each dimension and attribute, and
 series / observation keys are positions in those lists. The values are collected first with one
@@ -63,7 +63,30 @@ def _structure(out: Output, series_dims: list[str], obs_dims: list[str], series_
     }
 
 
+def _as_v1(structure: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """The 1.0 layout of a structure: one structure, id+name values, no measures, 1.0 relationships."""
+    def values_v1(values: list[Any]) -> list[Any]:
+        return [v if v is None or "id" in v else {"id": str(v["value"]), "name": str(v["value"])} for v in values]
+
+    dims = {level: [{**d, "values": values_v1(d["values"])} for d in items]
+            for level, items in structure["dimensions"].items()}
+    attrs = {}
+    for level, items in structure["attributes"].items():
+        attrs[level] = [{**a, "values": [v if v is None or "id" in v else {"name": str(v["value"])} for v in a["values"]],
+                         "relationship": {"primaryMeasure": schema.measure} if "observation" in a["relationship"]
+                         else a["relationship"]} for a in items]
+    return {"links": structure["links"], "name": structure["name"], "dimensions": dims, "attributes": attrs}
+
+
+def render_v1(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield from _render(out, rows, "1.0")
+
+
 def render_v2(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield from _render(out, rows, "2.0.0")
+
+
+def _render(out: Output, rows: Iterator[dict[str, Any]], version: str) -> Iterator[bytes]:  # noqa: C901
     schema = out.schema
     flat = out.dimension_at_observation == "AllDimensions"
     key = list(schema.key_components)
@@ -78,10 +101,15 @@ def render_v2(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
             "prepared": datetime.now(UTC).isoformat(timespec="seconds"), "contentLanguages": ["en"],
             "sender": {"id": "UNECE", "name": "UNECE exchange hub"}}
     structure = _structure(out, series_dims, obs_dims, series_attrs, obs_attrs)
-    head = json.dumps({"meta": meta, "data": {"structures": [structure]}})
+    if version == "1.0":
+        meta["schema"] = SCHEMA_URL.replace("2.0.0", "1.0")
+        head = json.dumps({"meta": meta, "data": {"structure": _as_v1(structure, schema)}})
+    else:
+        head = json.dumps({"meta": meta, "data": {"structures": [structure]}})
     links = json.dumps([{"urn": structure["links"][0]["urn"], "rel": "dataflow"}])  # dataSet.links is required
-    chunks = [head[:-2] + ', "dataSets": [{"structure": 0, "action": "Replace", "links": ' + links + ", "
-              + ('"observations": {' if flat else '"series": {')]
+    opening = (', "dataSets": [{' + ('"structure": 0, ' if version != "1.0" else "") + '"action": "Replace", "links": '
+               + links + ", ")
+    chunks = [head[:-2] + opening + ('"observations": {' if flat else '"series": {')]
     size = 0
     current: str | None = None
     first_series = first_obs = True
