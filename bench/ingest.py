@@ -23,21 +23,13 @@ sys.path.insert(0, str(HERE.parent))
 
 
 def child_exchange(path: str, url: str) -> dict:
-    from sqlalchemy import create_engine, text
-
+    from bench.store import fresh_store
     from exchange.body import Body
     from exchange.hub import open_hub
     from exchange.ingest import Principal
     from exchange.settings import Settings
 
-    if url.startswith("postgresql"):
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench"))
-        engine.dispose()
-        url += ("&" if "?" in url else "?") + "options=-csearch_path%3Dbench"
-    else:
-        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+    url = fresh_store(url, "bench")
     hub = open_hub(Settings(database_url=url))
     start = time.perf_counter()
     with open(path, "rb") as handle:

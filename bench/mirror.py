@@ -61,20 +61,12 @@ def messages(seed: int = 7) -> dict[str, bytes]:
 
 
 def load(url: str, data: dict[str, bytes]):  # noqa: ANN201
-    from sqlalchemy import create_engine, text
-
+    from bench.store import fresh_store
     from exchange.hub import open_hub
     from exchange.ingest import Principal
     from exchange.settings import Settings
 
-    if url.startswith("postgresql"):
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS bench_mirror CASCADE; CREATE SCHEMA bench_mirror"))
-        engine.dispose()
-        url += ("&" if "?" in url else "?") + "options=-csearch_path%3Dbench_mirror"
-    else:
-        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+    url = fresh_store(url, "bench_mirror")
     hub = open_hub(Settings(database_url=url))
     for country, message in data.items():
         assert hub.ingestor.submit(spool([message], len(message) + 1), None, Principal(None, country, False)).status == 200
