@@ -158,7 +158,7 @@ def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQu
     statement = build_select(table, schema, query)
     names = [column.name for column in statement.selected_columns]
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(statement)
-    for row in result.tuples():
+    for row in result:
         yield dict(zip(names, row, strict=True))
 
 
@@ -176,4 +176,4 @@ def flow_rows(conn: Connection, table: Table, periods: set[str] | None = None,
     for component, value in (filters or {}).items():
         where.append(table.c[component.lower()] == value)
     columns = [table.c[c] for c in STATS_COLUMNS]
-    return [dict(zip(STATS_COLUMNS, row, strict=True)) for row in conn.execute(select(*columns).where(*where)).tuples()]
+    return [dict(zip(STATS_COLUMNS, row, strict=True)) for row in conn.execute(select(*columns).where(*where))]
