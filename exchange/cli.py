@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--write", type=Path, help="only write the messages to this folder")
     demo.set_defaults(run=_demo)
     return parser
+
+
+@contextmanager
+def _local_hub() -> Iterator[Any]:
+    """The hub on EXCHANGE_DATABASE_URL, for commands that act on the database directly."""
+    from exchange.hub import open_hub
+
+    hub = open_hub(Settings())
+    try:
+        yield hub
+    finally:
+        hub.close()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -215,10 +228,7 @@ def _chunks(path: Path, size: int, quiet: bool) -> Iterator[bytes]:
 
 def _token_create(args: argparse.Namespace) -> int:
     from exchange.auth import create_token
-    from exchange.hub import open_hub
-
-    hub = open_hub(Settings())
-    try:
+    with _local_hub() as hub:
         provider = args.provider.upper() if args.provider else None
         if provider is not None and provider not in hub.catalog.providers():
             print(f"unknown data provider {provider!r}: use an ISO alpha-3 code of UNECE:DATA_PROVIDERS",
@@ -228,21 +238,14 @@ def _token_create(args: argparse.Namespace) -> int:
             token_id, token = create_token(conn, provider=provider, admin=bool(args.admin), label=args.label)
         print(f"token {token_id} for {'administrator' if args.admin else 'data provider ' + str(provider)}:")
         print(token)
-    finally:
-        hub.close()
     return 0
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
     from exchange.auth import revoke_token
-    from exchange.hub import open_hub
-
-    hub = open_hub(Settings())
-    try:
+    with _local_hub() as hub:
         with hub.engine.execution_options(write=True).begin() as conn:
             count = revoke_token(conn, args.token)
-    finally:
-        hub.close()
     print("revoked" if count else "no such active token")
     return 0 if count else 1
 
@@ -275,10 +278,7 @@ def _cell(value: Any) -> str:
 
 def _mirror(args: argparse.Namespace) -> int:
     from exchange.api import stats
-    from exchange.hub import open_hub
-
-    hub = open_hub(Settings())
-    try:
+    with _local_hub() as hub:
         what = args.what
         if what == "pairs":
             body = stats.pairs(hub, period=[args.period], origin=args.origin, destination=args.destination,
@@ -305,17 +305,12 @@ def _mirror(args: argparse.Namespace) -> int:
             else:
                 _print_rows(body["flows"], ["origin", "destination", "period", "adj_imm", "adj_emi",
                                             "harmonised_flow"], args.csv)
-    finally:
-        hub.close()
     return 0
 
 
 def _aggregate(args: argparse.Namespace) -> int:
     from exchange.api import stats
-    from exchange.hub import open_hub
-
-    hub = open_hub(Settings())
-    try:
+    with _local_hub() as hub:
         body = stats.aggregates(hub, region=args.region, flow=args.flow, period=args.period,
                                 partner_scope=args.scope, min_coverage=args.min_coverage,
                                 fill_from_mirror=args.fill_from_mirror)
@@ -324,8 +319,6 @@ def _aggregate(args: argparse.Namespace) -> int:
             return 1
         _print_rows(body["totals"], ["region", "flow", "partner_scope", "period", "value", "members_reporting",
                                      "members_expected", "coverage", "obs_status", "missing"], args.csv)
-    finally:
-        hub.close()
     return 0
 
 
@@ -339,19 +332,15 @@ def _demo(args: argparse.Namespace) -> int:
     if args.url:
         return _demo_remote(args, messages_in_memory())
     from exchange.body import spool
-    from exchange.hub import open_hub
     from exchange.ingest import Principal
 
-    hub = open_hub(Settings())
-    try:
+    with _local_hub() as hub:
         failures = 0
         for country, data in messages_in_memory():
             outcome = hub.ingestor.submit(spool([data], len(data) + 1), "application/xml",
                                           Principal(None, country, False))
             failures += outcome.status != 200
             print(f"{country}: HTTP {outcome.status} {outcome.body.get('message')}")
-    finally:
-        hub.close()
     return 1 if failures else 0
 
 
