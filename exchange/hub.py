@@ -47,10 +47,6 @@ class Hub:
     def ingestor(self) -> Ingestor:
         return Ingestor(self.engine, self.catalog, self.tables, self.settings, self.mappings)
 
-    def reload_catalog(self) -> None:
-        self.catalog = load_catalog(Path(self.settings.structures_dir), stored_structures(self.engine))
-        ensure_all(self.engine, self.catalog, self.tables)
-
     def close(self) -> None:
         self.engine.dispose()
 

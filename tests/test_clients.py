@@ -11,10 +11,15 @@ from exchange.ingest import Principal
 from tests.test_faults import free_port, start_server
 
 
-@pytest.mark.slow
-def test_sdmx1_client_reads_structures_and_real_data(settings, hub):
+def push_real_data(hub) -> None:
+    """The real Eurostat flows, one message per reporting country, as that country."""
     for country, data in messages_in_memory():
         assert hub.ingestor.submit(spool([data], len(data) + 1), None, Principal(None, country, False)).status == 200
+
+
+@pytest.mark.slow
+def test_sdmx1_client_reads_structures_and_real_data(settings, hub):
+    push_real_data(hub)
     port = free_port()
     server = start_server(settings.database_url, port)
     try:
@@ -41,8 +46,7 @@ def test_pysdmx_reads_every_format_from_a_running_hub(settings, hub):
     import httpx
     from pysdmx.io import get_datasets, read_sdmx
 
-    for country, data in messages_in_memory():
-        assert hub.ingestor.submit(spool([data], len(data) + 1), None, Principal(None, country, False)).status == 200
+    push_real_data(hub)
     port = free_port()
     server = start_server(settings.database_url, port)
     base = f"http://127.0.0.1:{port}"

@@ -15,7 +15,6 @@ from exchange.stats import mirror
 from exchange.store.read import flow_rows
 
 router = APIRouter(prefix="/stats", tags=["mirror statistics"])
-TOTALS = {"SEX": "_T", "AGE": "_T", "MIGRANT_TYPE": "_T", "FREQ": "A"}
 
 
 def load(hub: Hub, periods: set[str] | None, filters: dict[str, str]) -> list[dict[str, Any]]:

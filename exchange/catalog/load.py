@@ -123,12 +123,6 @@ class Catalog:
     def schema_for_ref(self, agency: str, flow: str, version: str = "") -> DsdSchema | None:
         return self.schema_for(StructureRef("dataflow", agency, flow, version))
 
-    def dataflow_for_dsd(self, schema: DsdSchema) -> tuple[str, str, str] | None:
-        for key, flow in self.dataflows.items():
-            if _key(flow.structure) == (schema.agency, schema.id, schema.version):
-                return key
-        return None
-
     def is_derived(self, ref: StructureRef) -> bool:
         """Dataflows the hub computes (annotation EXCHANGE_DERIVED): served by /data, refused by POST /data."""
         for key, flow in self.dataflows.items():

@@ -21,8 +21,6 @@ V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
 SCHEMAS = "http://www.sdmx.org/resources/sdmxml/schemas/"
 #: message namespace -> SDMX-ML version (3.0 and 3.1 only have StructureSpecificData)
 MESSAGE_NS = {V21 + "message": "2.1", SCHEMAS + "v3_0/message": "3.0", SCHEMAS + "v3_1/message": "3.1"}
-GENERIC_NS = V21 + "data/generic"
-SS_NS = V21 + "data/structurespecific"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 XSI_TYPE = f"{{{XSI_NS}}}type"
 DATA_ROOTS = {"GenericData", "GenericTimeSeriesData", "StructureSpecificData", "StructureSpecificTimeSeriesData"}

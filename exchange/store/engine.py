@@ -56,7 +56,3 @@ def _sqlite_pragmas(engine: Engine) -> None:
 def begin_write(engine: Engine) -> Any:
     """A transaction for writing: the whole block commits or nothing does."""
     return engine.execution_options(write=True).begin()
-
-
-def is_postgres(engine_or_conn: Any) -> bool:
-    return bool(engine_or_conn.dialect.name == "postgresql")

@@ -94,13 +94,6 @@ dsd_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-#: Hub-owned columns of every observation table (component columns are the DSD's IDs in lower case).
-SYSTEM_COLUMNS = (
-    "_id", "_period_start", "_period_end", "_submission", "_provider", "_recorded_at", "_superseded_at",
-    "_superseded_by", "_replaces", "_deleted",
-)
-
-
 def table_name(schema: DsdSchema) -> str:
     raw = f"obs_{schema.agency}_{schema.id}_{schema.version}".lower()
     return re.sub(r"[^a-z0-9_]", "_", raw)[:63]
