@@ -81,10 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--period", required=True, help="e.g. 2016")
         command.add_argument("--csv", action="store_true", help="CSV on standard output instead of a table")
         if name in ("pairs",):
-            command.add_argument("--origin")
-            command.add_argument("--destination")
+            command.add_argument("--origin", action="append", help="repeatable")
+            command.add_argument("--destination", action="append", help="repeatable")
+            command.add_argument("--region", help="only pairs between two members of this region, e.g. CIS")
             command.add_argument("--basis", choices=["residence", "citizenship", "birth"], default="residence")
             command.add_argument("--both-only", action="store_true", help="only pairs reported by both sides")
+            command.add_argument("--flag", action="append", choices=["consistent", "moderate", "large", "severe"],
+                                 help="only pairs with this flag (repeatable)")
         if name in ("coverage", "estimate"):
             command.add_argument("--country", required=True, help="ISO alpha-3, e.g. KAZ")
         if name in ("estimate", "factors", "harmonised"):
@@ -282,7 +285,10 @@ def _mirror(args: argparse.Namespace) -> int:
         what = args.what
         if what == "pairs":
             body = stats.pairs(hub, period=[args.period], origin=args.origin, destination=args.destination,
-                               basis=args.basis, both_only=args.both_only)
+                               region=args.region, basis=args.basis, both_only=args.both_only, flag=args.flag)
+            if not isinstance(body, dict):  # 404: not a region
+                print(json.loads(bytes(body.body))["message"], file=sys.stderr)
+                return 1
             _print_rows(body["pairs"], ["origin", "destination", "period", "emigration_reported_by_origin",
                                         "immigration_reported_by_destination", "diff", "ratio_ei", "ln_ratio",
                                         "sym_pct", "flag", "origin_dur_crit", "destination_dur_crit"], args.csv)

@@ -84,6 +84,10 @@ def test_mirror_and_aggregate_commands(database_url, hub):
     assert run(database_url, "demo").returncode == 0
     pairs = run(database_url, "mirror", "pairs", "--period", "2016", "--origin", "SWE", "--destination", "FIN")
     assert pairs.returncode == 0 and "2,608" in pairs.stdout and "2,610" in pairs.stdout and "consistent" in pairs.stdout
+    severe = run(database_url, "mirror", "pairs", "--period", "2016", "--region", "EU27_2020", "--flag", "severe",
+                 "--csv")
+    flags = {r["flag"] for r in csv.DictReader(severe.stdout.splitlines())}
+    assert severe.returncode == 0 and flags == {"severe"}
     factors = run(database_url, "mirror", "factors", "--period", "2016", "--csv")
     rows = list(csv.DictReader(factors.stdout.splitlines()))
     assert len(rows) == 15 and {r["country"] for r in rows if r["imm_factor_r"] == "1.0"} == {"SWE"}

@@ -279,8 +279,7 @@ class NotOffered(Exception):
     """A feature the hub does not offer for this request: 501 (REST: "Not implemented"), named."""
 
 
-DERIVED_ROWS = {"MIGR_MIRROR": lambda rows, catalog: derived.mirror_rows(rows),
-                "MIGR_CORR_FACTOR": lambda rows, catalog: derived.factor_rows(rows),
+DERIVED_ROWS = {"MIGR_MIRROR": derived.mirror_rows, "MIGR_CORR_FACTOR": derived.factor_rows,
                 "MIGR_FLOW_AGG": derived.aggregate_rows}
 
 
@@ -292,11 +291,10 @@ def _derived_rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dic
     patterns = query.key_patterns(schema.dimensions)
     flow_schema = hub.catalog.schema_for_ref("UNECE", "MIGR_FLOW")
     assert flow_schema is not None
-    source = DataQuery(api="2", agency="UNECE", flow="MIGR_FLOW", version=None, as_of=query.as_of)
-    with hub.engine.connect() as conn:
-        flow_rows = list(select_rows(conn, hub.tables.table(flow_schema), flow_schema, source))
     columns = [d.lower() for d in schema.dimensions]
-    kept = [row for row in DERIVED_ROWS[query.flow](flow_rows, hub.catalog) if _matches(row, columns, patterns, query)]
+    with hub.engine.connect() as conn:
+        source = derived.Source(conn, hub.tables.table(flow_schema), hub.catalog, query.as_of)
+        kept = [row for row in DERIVED_ROWS[query.flow](source) if _matches(row, columns, patterns, query)]
     kept.sort(key=lambda row: tuple(str(row.get(c)) for c in columns) + (row["_period_start"] or "",))
     yield from kept
 

@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from sqlalchemy import Table
 
 from exchange.api.deps import HubDep
+from exchange.catalog import DsdSchema
 from exchange.hub import Hub
 from exchange.stats import aggregate as agg
 from exchange.stats import factors as fac
 from exchange.stats import mirror
+from exchange.stats.pairing import read_pairs
 from exchange.store.read import flow_rows
 
 router = APIRouter(prefix="/stats", tags=["mirror statistics"])
 
 
-def load(hub: Hub, periods: set[str] | None, filters: dict[str, str]) -> list[dict[str, Any]]:
+def flow_table(hub: Hub) -> tuple[DsdSchema, Table]:
     schema = hub.catalog.schema_for_ref("UNECE", "MIGR_FLOW")
     if schema is None:
         raise LookupError("the hub has no UNECE:MIGR_FLOW dataflow")
+    return schema, hub.tables.table(schema)
+
+
+def load(hub: Hub, periods: set[str] | None, filters: Mapping[str, str | Collection[str]]) -> list[dict[str, Any]]:
     with hub.engine.connect() as conn:
-        return flow_rows(conn, hub.tables.table(schema), periods, filters)
+        return flow_rows(conn, flow_table(hub)[1], periods, filters)
+
+
+def load_pairs(hub: Hub, periods: Collection[str] | None, filters: Mapping[str, str], basis: str = "residence",
+               origins: Collection[str] | None = None, destinations: Collection[str] | None = None
+               ) -> list[mirror.Pair]:
+    with hub.engine.connect() as conn:
+        return read_pairs(conn, flow_table(hub)[1], basis, periods, filters, origins, destinations)
 
 
 def breakdown(sex: str, age: str, migrant_type: str, freq: str) -> dict[str, str]:
@@ -30,47 +45,72 @@ def breakdown(sex: str, age: str, migrant_type: str, freq: str) -> dict[str, str
 
 
 Period = Annotated[list[str] | None, Query(description="Periods (repeat the parameter), e.g. 2016")]
+Countries = Annotated[list[str] | None, Query(description="CL_AREA codes (repeat the parameter)")]
+Flags = Annotated[list[str] | None, Query(description="Only pairs with these flags: consistent, moderate, large, "
+                                                      "severe (repeat the parameter)")]
+
+
+def _region_members(hub: Hub, region: str) -> list[agg.Membership] | JSONResponse:
+    try:
+        return agg.region_members(hub.catalog, region)
+    except KeyError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=404)
 
 
 @router.get("/mirror/pairs", summary="Mirror pairs with asymmetry measures")
-def pairs(hub: HubDep, period: Period = None, origin: str | None = None, destination: str | None = None,
+def pairs(hub: HubDep, period: Period = None, origin: Countries = None, destination: Countries = None,
+          region: Annotated[str | None, Query(description="Only pairs between two members of this region "
+                                                          "(membership on the period's first day)")] = None,
           basis: Annotated[str, Query(pattern="^(residence|citizenship|birth)$")] = "residence",
-          both_only: bool = False, small_count: float = mirror.DEFAULT_SMALL_COUNT,
+          both_only: bool = False, flag: Flags = None, small_count: float = mirror.DEFAULT_SMALL_COUNT,
           consistent: float = mirror.DEFAULT_THRESHOLDS[0], moderate: float = mirror.DEFAULT_THRESHOLDS[1],
           large: float = mirror.DEFAULT_THRESHOLDS[2], sex: str = "_T", age: str = "_T", migrant_type: str = "_T",
-          freq: str = "A") -> dict[str, Any]:
+          freq: str = "A") -> Any:
     """E (reported by the origin) against I (reported by the destination) for each origin-destination-period.
 
     Measures: diff = I-E, rel_e = (I-E)/E, rel_i = (I-E)/I, ratio_ei = E/I, ln_ratio = ln(I/E),
     sym_pct = 200(I-E)/(I+E), asym_share = |I-E|/(I+E); relative ones withheld when I+E < small_count;
     flag from |ln_ratio| against the thresholds (consistent / moderate / large / severe).
     """
-    rows = load(hub, set(period) if period else None, breakdown(sex, age, migrant_type, freq))
-    found = [p for p in mirror.form_pairs(rows, basis) if (origin in (None, p.origin))
-             and (destination in (None, p.destination)) and (p.both or not both_only)]
-    thresholds = (consistent, moderate, large)
-    return {"basis": basis, "proxy": basis != "residence", "count": len(found),
-            "pairs": [mirror.pair_record(p, small_count, thresholds) for p in found]}
+    memberships = _region_members(hub, region) if region else None
+    if isinstance(memberships, JSONResponse):
+        return memberships
+    origins: Collection[str] | None = origin
+    destinations: Collection[str] | None = destination
+    if memberships is not None:
+        members = {m.member for m in memberships}
+        origins = members & set(origin) if origin else members
+        destinations = members & set(destination) if destination else members
+    found = load_pairs(hub, set(period) if period else None, breakdown(sex, age, migrant_type, freq), basis,
+                       origins, destinations)
+    if memberships is not None:
+        found = [p for p in found if {p.origin, p.destination} <= agg.members_on(memberships, p.period)]
+    if both_only:
+        found = [p for p in found if p.both]
+    records = mirror.pair_records(found, small_count, (consistent, moderate, large))
+    if flag:
+        records = [r for r in records if r["flag"] in flag]
+    return {"basis": basis, "proxy": basis != "residence", "count": len(records), "pairs": records}
 
 
 @router.get("/mirror/coverage", summary="A country's emigration and immigration coverage against its partners")
 def coverage(hub: HubDep, country: str, period: str, sex: str = "_T", age: str = "_T", migrant_type: str = "_T",
              freq: str = "A") -> dict[str, Any]:
-    found = mirror.form_pairs(load(hub, {period}, breakdown(sex, age, migrant_type, freq)))
+    found = load_pairs(hub, {period}, breakdown(sex, age, migrant_type, freq))
     return vars(mirror.coverage(found, country, period))
 
 
 @router.get("/mirror/estimate", summary="A country's emigration estimated from partners' immigration")
 def estimate(hub: HubDep, country: str, period: str, duration_adjust: bool = False, sex: str = "_T",
              age: str = "_T", migrant_type: str = "_T", freq: str = "A") -> dict[str, Any]:
-    found = mirror.form_pairs(load(hub, {period}, breakdown(sex, age, migrant_type, freq)))
+    found = load_pairs(hub, {period}, breakdown(sex, age, migrant_type, freq))
     return mirror.mirror_emigration(found, country, period, duration_adjust)
 
 
 def _factors(hub: Hub, period: str, benchmark: str, weighted: bool, duration_adjust: bool,
              filters: dict[str, str]) -> tuple[list[mirror.Pair], fac.Factors] | JSONResponse:
     """Pairs and factors of one period, or the 422 answer naming the countries cut off from the benchmark."""
-    found = mirror.form_pairs(load(hub, {period}, filters))
+    found = load_pairs(hub, {period}, filters)
     try:
         return found, fac.estimate([p for p in found if p.both], benchmark, weighted, duration_adjust)
     except fac.Disconnected as exc:
@@ -113,19 +153,22 @@ def aggregates(hub: HubDep, region: str, flow: Annotated[str, Query(pattern="^(E
                partner_scope: Annotated[str, Query(pattern="^(all|intra|extra)$")] = "all",
                min_coverage: Annotated[float, Query(ge=0, le=1)] = 0.0, fill_from_mirror: bool = False,
                sex: str = "_T", age: str = "_T", migrant_type: str = "_T", freq: str = "A") -> Any:
-    try:
-        memberships = agg.region_members(hub.catalog, region)
-    except KeyError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=404)
-    rows = load(hub, set(period) if period else None, breakdown(sex, age, migrant_type, freq))
+    memberships = _region_members(hub, region)
+    if isinstance(memberships, JSONResponse):
+        return memberships
+    members = {m.member for m in memberships}
+    periods = set(period) if period else None
+    filters = breakdown(sex, age, migrant_type, freq)
+    rows = load(hub, periods, {**filters, "MIGR_FLOW": flow, "REF_AREA": members})
     fill = None
     if fill_from_mirror:
-        found = mirror.form_pairs(rows)
+        by_origin: dict[tuple[str, str], list[mirror.Pair]] = {}
+        for pair in load_pairs(hub, periods, filters, origins=members):
+            by_origin.setdefault((pair.origin, pair.period), []).append(pair)
         fill = {}
-        for member in {m.member for m in memberships}:
-            for p in sorted({pair.period for pair in found}):
-                estimate = mirror.mirror_emigration(found, member, p)
-                if estimate["estimate"] is not None:
-                    fill[(member, p)] = estimate["estimate"]
+        for (member, p), found in by_origin.items():
+            estimate = mirror.mirror_emigration(found, member, p)
+            if estimate["estimate"] is not None:
+                fill[(member, p)] = estimate["estimate"]
     totals = agg.aggregate(rows, memberships, region, flow, partner_scope, min_coverage, fill)
     return {"region": region, "count": len(totals), "totals": totals}

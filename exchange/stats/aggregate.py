@@ -58,11 +58,14 @@ def aggregate(rows: Iterable[Mapping[str, Any]], memberships: list[Membership], 
     """
     cells: dict[tuple[Any, ...], dict[str, float]] = {}  # (period, breakdown) -> member -> value
     intra: dict[tuple[Any, ...], dict[str, float]] = {}
+    members_in: dict[str, set[str]] = {}  # period -> members then
     for row in rows:
         if row["migr_flow"] != flow or row["citizenship"] != "_T" or row["cob"] != "_T" or row["obs_value"] is None:
             continue
         period = row["time_period"]
-        members = members_on(memberships, period)
+        members = members_in.get(period)
+        if members is None:
+            members = members_in[period] = members_on(memberships, period)
         if row["ref_area"] not in members:
             continue
         cell = (period, row["freq"], row["migrant_type"], row["sex"], row["age"], row["unit_measure"])

@@ -3,16 +3,22 @@ current MIGR_FLOW observations on every query: never stale. Column names follow 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection, Table
 
 from exchange.catalog import Catalog
 from exchange.periods import parse_period
 from exchange.stats import aggregate as agg
 from exchange.stats import factors as fac
 from exchange.stats import mirror
+from exchange.stats.pairing import read_pairs
+from exchange.store.read import flow_rows
 
-#: CL_MIRROR_MEASURE code -> key of a pair record (mirror.pair_record)
+#: CL_MIRROR_MEASURE code -> key of a pair record (mirror.pair_records)
 MEASURES = {"E_ORIG": "emigration_reported_by_origin", "I_DEST": "immigration_reported_by_destination",
             "DIFF": "diff", "REL_E": "rel_e", "REL_I": "rel_i", "RATIO_EI": "ratio_ei", "LN_RATIO": "ln_ratio",
             "SYM_PCT": "sym_pct", "ASYM_SHARE": "asym_share"}
@@ -28,13 +34,29 @@ def _period(row: dict[str, Any], period: str) -> dict[str, Any]:
     return row
 
 
-def _totals(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in rows if r["unit_measure"] == "PS"]
+@dataclass(frozen=True)
+class Source:
+    """Where the derived rows come from: the MIGR_FLOW observations as they are now, or at ``as_of``."""
+
+    conn: Connection
+    table: Table
+    catalog: Catalog
+    as_of: datetime | None = None
+
+    def pairs(self, filters: dict[str, str]) -> list[mirror.Pair]:
+        return read_pairs(self.conn, self.table, filters=filters, as_of=self.as_of)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return flow_rows(self.conn, self.table, as_of=self.as_of)
 
 
-def mirror_rows(flow_rows: list[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    for pair in mirror.form_pairs(_totals(flow_rows)):
-        record = mirror.pair_record(pair)
+PERSONS = {"UNIT_MEASURE": "PS"}
+TOTALS = {**PERSONS, "SEX": "_T", "AGE": "_T", "MIGRANT_TYPE": "_T"}
+
+
+def mirror_rows(source: Source) -> Iterator[dict[str, Any]]:
+    pairs = source.pairs(PERSONS)
+    for pair, record in zip(pairs, mirror.pair_records(pairs), strict=True):
         freq, migrant_type, sex, age, _unit = pair.breakdown
         for code, field in MEASURES.items():
             value = record[field]
@@ -44,27 +66,22 @@ def mirror_rows(flow_rows: list[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
                            "migrant_type": migrant_type, "sex": sex, "age": age, "mirror_measure": code,
                            "obs_value": float(value), "method": "RAW", "dur_crit_orig": record["origin_dur_crit"],
                            "dur_crit_dest": record["destination_dur_crit"]}, pair.period)
-    yield from _harmonised_rows(flow_rows)
+    yield from _harmonised_rows(source)
 
 
-def _by_period(flow_rows: list[Mapping[str, Any]]) -> dict[str, list[mirror.Pair]]:
-    totals = [r for r in _totals(flow_rows) if (r["sex"], r["age"], r["migrant_type"]) == ("_T", "_T", "_T")]
+def _estimates(source: Source) -> Iterator[tuple[str, list[mirror.Pair], fac.Factors]]:
     periods: dict[str, list[mirror.Pair]] = {}
-    for pair in mirror.form_pairs(totals):
+    for pair in source.pairs(TOTALS):
         periods.setdefault(pair.period, []).append(pair)
-    return periods
-
-
-def _estimates(flow_rows: list[Mapping[str, Any]]) -> Iterator[tuple[str, list[mirror.Pair], fac.Factors]]:
-    for period, pairs in sorted(_by_period(flow_rows).items()):
+    for period, pairs in sorted(periods.items()):
         try:
             yield period, pairs, fac.estimate([p for p in pairs if p.both], BENCHMARK)
         except fac.Disconnected:
             continue  # a year whose pairs do not reach the benchmark has no factors
 
 
-def _harmonised_rows(flow_rows: list[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    for period, pairs, result in _estimates(flow_rows):
+def _harmonised_rows(source: Source) -> Iterator[dict[str, Any]]:
+    for period, pairs, result in _estimates(source):
         for flow in fac.harmonised(pairs, result):
             for code, field in (("E_ADJ", "adj_emi"), ("I_ADJ", "adj_imm"), ("HARM", "harmonised_flow")):
                 if flow[field] is not None:
@@ -74,8 +91,8 @@ def _harmonised_rows(flow_rows: list[Mapping[str, Any]]) -> Iterator[dict[str, A
                                    "obs_status": "E"}, period)
 
 
-def factor_rows(flow_rows: list[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    for period, _pairs, result in _estimates(flow_rows):
+def factor_rows(source: Source) -> Iterator[dict[str, Any]]:
+    for period, _pairs, result in _estimates(source):
         for direction, values, errors in (("IMM", result.immigration, result.immigration_se),
                                           ("EMI", result.emigration, result.emigration_se)):
             for country, value in values.items():
@@ -84,9 +101,10 @@ def factor_rows(flow_rows: list[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
                                "obs_status": "E"}, period)
 
 
-def aggregate_rows(flow_rows: list[Mapping[str, Any]], catalog: Catalog) -> Iterator[dict[str, Any]]:
+def aggregate_rows(source: Source) -> Iterator[dict[str, Any]]:
+    flow_rows = source.rows()
     for region in REGIONS:
-        memberships = agg.region_members(catalog, region)
+        memberships = agg.region_members(source.catalog, region)
         for flow in ("EMI", "IMM"):
             for scope in ("all", "intra", "extra"):
                 for total in agg.aggregate(flow_rows, memberships, region, flow, scope):

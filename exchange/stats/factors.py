@@ -36,15 +36,25 @@ class Factors:
     emigration: dict[str, float]  # s_i
     immigration_se: dict[str, float]  # standard error of ln r_j
     emigration_se: dict[str, float]
-    residuals: list[dict[str, Any]] = field(default_factory=list)
     pairs_used: int = 0
+    _fit: tuple[list[Pair], np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def residuals(self) -> list[dict[str, Any]]:
+        """Per pair used: y = ln(E/I), the fitted ln r_j - ln s_i, the residual and the weight."""
+        if self._fit is None:
+            return []
+        pairs, target, fitted, weights = self._fit
+        return [{"origin": p.origin, "destination": p.destination, "period": p.period,
+                 "log_ratio_e_over_i": float(target[k]), "fitted": float(fitted[k]),
+                 "residual": float(target[k] - fitted[k]), "weight": float(weights[k])} for k, p in enumerate(pairs)]
 
 
 def _sides(pair: Pair, duration_adjust: bool) -> tuple[float | None, float | None]:
     e, i = pair.emigration, pair.immigration
     if duration_adjust:
-        ce = duration_coefficient(pair.origin_meta.get("dur_crit"))
-        ci = duration_coefficient(pair.destination_meta.get("dur_crit"))
+        ce = duration_coefficient(pair.origin_dur_crit)
+        ci = duration_coefficient(pair.destination_dur_crit)
         e = e * ce if e is not None and ce is not None else None  # no known criterion: left out
         i = i * ci if i is not None and ci is not None else None
     return e, i
@@ -52,30 +62,32 @@ def _sides(pair: Pair, duration_adjust: bool) -> tuple[float | None, float | Non
 
 def estimate(pairs: Iterable[Pair], benchmark: str = "SWE", weighted: bool = True,
              duration_adjust: bool = False) -> Factors:
-    usable = []
+    usable, e_values, i_values = [], [], []
     for pair in pairs:
         e, i = _sides(pair, duration_adjust)
         if e is not None and i is not None and e > 0 and i > 0:
-            usable.append((pair, e, i))
-    receivers = sorted({p.destination for p, _e, _i in usable})
-    senders = sorted({p.origin for p, _e, _i in usable})
-    _check_connected(usable, receivers, senders, benchmark)
+            usable.append(pair)
+            e_values.append(e)
+            i_values.append(i)
+    receivers = sorted({p.destination for p in usable})
+    senders = sorted({p.origin for p in usable})
+    if benchmark not in receivers and benchmark not in senders:
+        raise Disconnected(sorted(set(receivers) | set(senders)), benchmark)
     r_index = {c: k for k, c in enumerate(c for c in receivers if c != benchmark)}
     s_index = {c: len(r_index) + k for k, c in enumerate(c for c in senders if c != benchmark)}
-    n = len(r_index) + len(s_index)
+    n, rows = len(r_index) + len(s_index), np.arange(len(usable))
     design = np.zeros((len(usable), n))
-    target = np.zeros(len(usable))
-    weights = np.ones(len(usable))
-    for row, (pair, e, i) in enumerate(usable):
-        if pair.destination != benchmark:
-            design[row, r_index[pair.destination]] += 1.0
-        if pair.origin != benchmark:
-            design[row, s_index[pair.origin]] -= 1.0
-        target[row] = np.log(e) - np.log(i)
-        if weighted:
-            weights[row] = 1.0 / (1.0 / i + 1.0 / e)
+    receiver_column = np.array([r_index.get(p.destination, -1) for p in usable], dtype=int)
+    sender_column = np.array([s_index.get(p.origin, -1) for p in usable], dtype=int)
+    design[rows[receiver_column >= 0], receiver_column[receiver_column >= 0]] = 1.0
+    design[rows[sender_column >= 0], sender_column[sender_column >= 0]] = -1.0
+    e_array, i_array = np.array(e_values), np.array(i_values)
+    target = np.log(e_array) - np.log(i_array)
+    weights = 1.0 / (1.0 / i_array + 1.0 / e_array) if weighted else np.ones(len(usable))
     root = np.sqrt(weights)
-    solution, *_ = np.linalg.lstsq(design * root[:, None], target * root, rcond=None)
+    solution, _residual, rank, _singular = np.linalg.lstsq(design * root[:, None], target * root, rcond=None)
+    if rank < n:  # some factor is not identified: a part of the pair graph does not reach the benchmark
+        _check_connected(usable, receivers, senders, benchmark)
     fitted = design @ solution
     residuals = target - fitted
     dof = max(len(usable) - n, 1)
@@ -86,17 +98,14 @@ def estimate(pairs: Iterable[Pair], benchmark: str = "SWE", weighted: bool = Tru
     s = {c: 1.0 if c == benchmark else float(np.exp(solution[s_index[c]])) for c in senders}
     r_se = {c: 0.0 if c == benchmark else float(se[r_index[c]]) for c in receivers}
     s_se = {c: 0.0 if c == benchmark else float(se[s_index[c]]) for c in senders}
-    residual_rows = [{"origin": p.origin, "destination": p.destination, "period": p.period,
-                      "log_ratio_e_over_i": float(target[k]), "fitted": float(fitted[k]),
-                      "residual": float(residuals[k]), "weight": float(weights[k])} for k, (p, _e, _i) in enumerate(usable)]
-    return Factors(benchmark, weighted, duration_adjust, r, s, r_se, s_se, residual_rows, len(usable))
+    return Factors(benchmark, weighted, duration_adjust, r, s, r_se, s_se, len(usable),
+                   (usable, target, fitted, weights))
 
 
-def _check_connected(usable: list[tuple[Pair, float, float]], receivers: list[str], senders: list[str],
-                     benchmark: str) -> None:
+def _check_connected(usable: list[Pair], receivers: list[str], senders: list[str], benchmark: str) -> None:
     """Every r_j and s_i must reach a benchmark node through pairs (a bipartite graph of r and s nodes)."""
     links: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for pair, _e, _i in usable:
+    for pair in usable:
         a, b = ("r", pair.destination), ("s", pair.origin)
         links.setdefault(a, set()).add(b)
         links.setdefault(b, set()).add(a)

@@ -10,9 +10,11 @@ labelled so.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 #: Flag classes on |ln(I/E)| (mirror-statistics.md 3, "[ours]" thresholds): consistent, moderate, large, severe.
 DEFAULT_THRESHOLDS = (math.log(1.1), math.log(1.5), math.log(2.0))
@@ -30,12 +32,60 @@ class Pair:
     basis: str
     emigration: float | None = None  # E, reported by the origin
     immigration: float | None = None  # I, reported by the destination
-    origin_meta: dict[str, Any] = field(default_factory=dict)  # DUR_CRIT, SOURCE_TYPE of the E series
-    destination_meta: dict[str, Any] = field(default_factory=dict)  # ... of the I series
+    origin_dur_crit: str | None = None  # series attributes of the E side: why the two sides may differ
+    origin_source_type: str | None = None
+    destination_dur_crit: str | None = None  # ... of the I side
+    destination_source_type: str | None = None
 
     @property
     def both(self) -> bool:
         return self.emigration is not None and self.immigration is not None
+
+
+MEASURE_NAMES = ("diff", "rel_e", "rel_i", "ratio_ei", "ln_ratio", "sym_pct", "asym_share")
+FLAGS = np.array(["consistent", "moderate", "large", "severe"], dtype=object)
+
+
+def measure_columns(e: np.ndarray, i: np.ndarray, small_count: float = DEFAULT_SMALL_COUNT,
+                    thresholds: tuple[float, float, float] = DEFAULT_THRESHOLDS) -> dict[str, np.ndarray]:
+    """All measures of many pairs at once (NaN = missing side or undefined measure, flag None).
+
+    ``diff`` is defined whenever both sides are; relative measures are withheld (``suppressed``) when
+    I+E < ``small_count``; the ratio-type ones need a positive denominator, ``ln_ratio`` and the flag both
+    sides positive (mirror-statistics.md 3: zero and one-sided cases).
+    """
+    e, i = np.asarray(e, dtype=float), np.asarray(i, dtype=float)
+    both = ~np.isnan(e) & ~np.isnan(i)
+    total = e + i
+    suppressed = both & (total < small_count)
+    shown = both & ~suppressed
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns = {
+            "diff": np.where(both, i - e, np.nan),
+            "rel_e": np.where(shown & (e > 0), (i - e) / e, np.nan),
+            "rel_i": np.where(shown & (i > 0), (i - e) / i, np.nan),
+            "ratio_ei": np.where(shown & (i > 0), e / i, np.nan),
+            "ln_ratio": np.where(shown & (e > 0) & (i > 0), np.log(i / e), np.nan),
+            "sym_pct": np.where(shown & (total > 0), 200.0 * (i - e) / total, np.nan),
+            "asym_share": np.where(shown & (total > 0), np.abs(i - e) / total, np.nan),
+        }
+    ln = columns["ln_ratio"]
+    flag = FLAGS[np.searchsorted(np.asarray(thresholds), np.abs(np.nan_to_num(ln)), side="left")]
+    flag[np.isnan(ln)] = None
+    columns["flag"] = flag
+    columns["suppressed"] = suppressed
+    return columns
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Floats with NaN as None (what JSON and the SDMX writers expect)."""
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return list(out.tolist())
+
+
+def _side(value: float | None) -> float:
+    return np.nan if value is None else float(value)
 
 
 def measures(e: float | None, i: float | None, small_count: float = DEFAULT_SMALL_COUNT,
@@ -48,87 +98,39 @@ def measures(e: float | None, i: float | None, small_count: float = DEFAULT_SMAL
     >>> measures(0, 12)["ln_ratio"] is None, measures(0, 12)["asym_share"]
     (True, None)
     """
-    out: dict[str, Any] = {"diff": None, "rel_e": None, "rel_i": None, "ratio_ei": None, "ln_ratio": None,
-                           "sym_pct": None, "asym_share": None, "flag": None, "suppressed": False}
-    if e is None or i is None:
-        return out
-    out["diff"] = i - e
-    total = i + e
-    if total < small_count:  # relative measures of tiny cells are noise: keep the counts only
-        out["suppressed"] = True
-        return out
-    if total > 0:
-        out["sym_pct"] = 200.0 * (i - e) / total
-        out["asym_share"] = abs(i - e) / total
-    if e > 0:
-        out["rel_e"] = (i - e) / e
-    if i > 0:
-        out["rel_i"] = (i - e) / i
-        out["ratio_ei"] = e / i
-    if e > 0 and i > 0:
-        ln = math.log(i / e)
-        out["ln_ratio"] = ln
-        out["flag"] = ("consistent" if abs(ln) <= thresholds[0] else "moderate" if abs(ln) <= thresholds[1]
-                       else "large" if abs(ln) <= thresholds[2] else "severe")
+    columns = measure_columns(np.array([_side(e)]), np.array([_side(i)]), small_count, thresholds)
+    return _record_measures(columns, 0)
+
+
+def _record_measures(columns: dict[str, np.ndarray], k: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in MEASURE_NAMES:
+        value = float(columns[name][k])
+        out[name] = None if math.isnan(value) else value
+    out["flag"] = columns["flag"][k]
+    out["suppressed"] = bool(columns["suppressed"][k])
     return out
 
 
-def _meta(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"dur_crit": row.get("dur_crit"), "source_type": row.get("source_type"), "obs_status": row.get("obs_status")}
+RECORD_KEYS = ("origin", "destination", "period", *(b.lower() for b in BREAKDOWN), "basis", "proxy",
+               "emigration_reported_by_origin", "immigration_reported_by_destination", "origin_dur_crit",
+               "destination_dur_crit", "origin_source_type", "destination_source_type", *MEASURE_NAMES, "flag",
+               "suppressed")
 
 
-_NOT_A_COUNTRY = frozenset({"_T", "UNK", "OTH", "NAT", "FOR", "FOR_EU27", "STLS", "NAT_BORN", "FOR_BORN", "_Z"})
-_BREAKDOWN_COLUMNS = tuple(b.lower() for b in BREAKDOWN)
-
-
-def form_pairs(rows: Iterable[Mapping[str, Any]], basis: str = "residence") -> list[Pair]:
-    """Pair EMI rows with the matching IMM rows; one-sided pairs are kept (the other side None).
-
-    ``rows`` are current MIGR_FLOW observations (column names in lower case). Emigration is always by
-    next residence; the immigration side follows ``basis`` (previous residence, or the citizenship /
-    country of birth proxies, the other two partner columns being totals).
-    """
-    partner = BASES[basis].lower()
-    others = tuple(c for c in ("counterpart_area", "citizenship", "cob") if c != partner)
-    pairs: dict[tuple[Any, ...], Pair] = {}
-    for row in rows:
-        flow = row["migr_flow"]
-        if flow == "EMI":
-            destination = row["counterpart_area"]
-            if destination in _NOT_A_COUNTRY or row["citizenship"] != "_T" or row["cob"] != "_T":
-                continue
-            origin = row["ref_area"]
-        elif flow == "IMM":
-            origin = row[partner]
-            if origin in _NOT_A_COUNTRY or row[others[0]] != "_T" or row[others[1]] != "_T":
-                continue
-            destination = row["ref_area"]
-        else:
-            continue
-        breakdown = tuple([row[c] for c in _BREAKDOWN_COLUMNS])
-        key = (origin, destination, row["time_period"], breakdown)
-        pair = pairs.get(key)
-        if pair is None:
-            pair = pairs[key] = Pair(origin, destination, row["time_period"], breakdown, basis)
-        if flow == "EMI":
-            pair.emigration, pair.origin_meta = row["obs_value"], _meta(row)
-        else:
-            pair.immigration, pair.destination_meta = row["obs_value"], _meta(row)
-    return sorted(pairs.values(), key=lambda p: (p.period, p.origin, p.destination, p.breakdown))
-
-
-def pair_record(pair: Pair, small_count: float = DEFAULT_SMALL_COUNT,
-                thresholds: tuple[float, float, float] = DEFAULT_THRESHOLDS) -> dict[str, Any]:
-    record = {"origin": pair.origin, "destination": pair.destination, "period": pair.period,
-              **dict(zip((b.lower() for b in BREAKDOWN), pair.breakdown, strict=True)),
-              "basis": pair.basis, "proxy": pair.basis != "residence",
-              "emigration_reported_by_origin": pair.emigration, "immigration_reported_by_destination": pair.immigration,
-              "origin_dur_crit": pair.origin_meta.get("dur_crit"), "destination_dur_crit": pair.destination_meta.get(
-                  "dur_crit"),
-              "origin_source_type": pair.origin_meta.get("source_type"),
-              "destination_source_type": pair.destination_meta.get("source_type")}
-    record.update(measures(pair.emigration, pair.immigration, small_count, thresholds))
-    return record
+def pair_records(pairs: Sequence[Pair], small_count: float = DEFAULT_SMALL_COUNT,
+                 thresholds: tuple[float, float, float] = DEFAULT_THRESHOLDS) -> list[dict[str, Any]]:
+    """One JSON-ready record per pair: both sides, both sides' criteria and sources, and every measure."""
+    columns = measure_columns(np.array([_side(p.emigration) for p in pairs]),
+                              np.array([_side(p.immigration) for p in pairs]), small_count, thresholds)
+    as_lists = {name: _nullable(columns[name]) for name in MEASURE_NAMES}
+    flags, suppressed = columns["flag"].tolist(), columns["suppressed"].tolist()
+    measure_values = zip(*(as_lists[name] for name in MEASURE_NAMES), flags, suppressed, strict=True)
+    return [dict(zip(RECORD_KEYS, (pair.origin, pair.destination, pair.period, *pair.breakdown, pair.basis,
+                                   pair.basis != "residence", pair.emigration, pair.immigration, pair.origin_dur_crit,
+                                   pair.destination_dur_crit, pair.origin_source_type, pair.destination_source_type,
+                                   *values), strict=True))
+            for pair, values in zip(pairs, measure_values, strict=True)]
 
 
 @dataclass
@@ -183,7 +185,7 @@ def mirror_emigration(pairs: Iterable[Pair], country: str, period: str, duration
             continue
         factor = 1.0
         if duration_adjust:
-            coefficient = duration_coefficient(pair.destination_meta.get("dur_crit"))
+            coefficient = duration_coefficient(pair.destination_dur_crit)
             if coefficient is None:
                 unadjusted.append(pair.destination)
             else:

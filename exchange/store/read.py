@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, not_, or_, select, true
@@ -18,12 +19,18 @@ def _state(table: Table, query: DataQuery) -> ColumnElement[bool]:
     if query.include_history:  # every version ever disseminated; tombstones show the deletions
         live = true() if query.as_of is None else c._recorded_at <= query.as_of
         return live if query.updated_after is None else and_(live, c._recorded_at > query.updated_after)
-    if query.as_of is not None:
-        live = and_(c._recorded_at <= query.as_of, or_(c._superseded_at.is_(None), c._superseded_at > query.as_of))
-        return and_(live, c._deleted == false())
-    if query.updated_after is not None:  # deletions included: they are reported as a Delete dataset
+    if query.updated_after is not None and query.as_of is None:  # deletions included: a Delete dataset
         return and_(c._superseded_at.is_(None), c._recorded_at > query.updated_after)
-    return and_(c._superseded_at.is_(None), c._deleted == false())
+    return visible(table, query.as_of)
+
+
+def visible(table: Table, as_of: datetime | None = None) -> ColumnElement[bool]:
+    """The observations as they stand now, or as they stood at ``as_of`` (from the stored history)."""
+    c = table.c
+    if as_of is None:
+        return and_(c._superseded_at.is_(None), c._deleted == false())
+    live = and_(c._recorded_at <= as_of, or_(c._superseded_at.is_(None), c._superseded_at > as_of))
+    return and_(live, c._deleted == false())
 
 
 def _keys(table: Table, schema: DsdSchema, query: DataQuery, skip: str | None = None) -> ColumnElement[bool]:
@@ -167,13 +174,19 @@ STATS_COLUMNS = ("freq", "ref_area", "migr_flow", "migrant_type", "counterpart_a
 
 
 def flow_rows(conn: Connection, table: Table, periods: set[str] | None = None,
-              filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Current observations of a migration-flow table for the statistics: only the columns they use,
-    fetched as plain tuples (SQLAlchemy row objects cost more than the statistics themselves)."""
-    where = [table.c._superseded_at.is_(None), table.c._deleted == false()]
+              filters: Mapping[str, str | Collection[str]] | None = None,
+              as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Observations of a migration-flow table for the statistics (current, or at ``as_of``): only the columns
+    they use, fetched as plain tuples (SQLAlchemy row objects cost more than the statistics themselves).
+    A filter value is one code or a collection of codes."""
+    where = [visible(table, as_of), *equal_to(table, filters or {})]
     if periods:
         where.append(table.c.time_period.in_(sorted(periods)))
-    for component, value in (filters or {}).items():
-        where.append(table.c[component.lower()] == value)
     columns = [table.c[c] for c in STATS_COLUMNS]
     return [dict(zip(STATS_COLUMNS, row, strict=True)) for row in conn.execute(select(*columns).where(*where))]
+
+
+def equal_to(table: Table | Any, filters: Mapping[str, str | Collection[str]]) -> list[ColumnElement[bool]]:
+    """``component = code`` (or ``IN codes``) conditions on a table or an alias of one."""
+    return [table.c[component.lower()] == value if isinstance(value, str)
+            else table.c[component.lower()].in_(sorted(value)) for component, value in filters.items()]
