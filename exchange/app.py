@@ -10,7 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from exchange import __version__
-from exchange.api import availability, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import availability, schema, sdmx, stats, structure_queries, structures, submissions
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
 from exchange.rows import MessageError
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(sdmx.router)
     app.include_router(availability.router)
     app.include_router(stats.router)
+    app.include_router(schema.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:

@@ -16,6 +16,7 @@ from lxml import etree
 
 from exchange import __version__
 from exchange.render import Output, number
+from exchange.render.xsd import data_namespace
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
 MES, COM, SS, GEN = V21 + "message", V21 + "common", V21 + "data/structurespecific", V21 + "data/generic"
@@ -70,9 +71,9 @@ def _header(xf: Any, out: Output, structure_specific: bool, ns: dict[str, str]) 
     etree.SubElement(header, f"{{{mes}}}Prepared").text = datetime.now(UTC).isoformat(timespec="seconds")
     etree.SubElement(header, f"{{{mes}}}Sender", id="UNECE")
     attrs = {"structureID": "STR1", "dimensionAtObservation": out.dimension_at_observation}
-    urn = f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})"
+    urn = _flow_urn(out)
     if structure_specific:
-        attrs["namespace"] = f"{urn}:ObsLevelDim:{out.dimension_at_observation}"
+        attrs["namespace"] = data_namespace(urn, out.dimension_at_observation)
     structure = etree.SubElement(header, f"{{{mes}}}Structure", attrs)
     usage = etree.SubElement(structure, f"{{{com}}}StructureUsage")
     if mes == MES:
@@ -83,6 +84,10 @@ def _header(xf: Any, out: Output, structure_specific: bool, ns: dict[str, str]) 
         etree.SubElement(header, f"{{{mes}}}Source", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = (
             f"exchange {__version__}")
     xf.write(header)
+
+
+def _flow_urn(out: Output) -> str:
+    return f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})"
 
 
 def render_structure_specific(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -113,6 +118,8 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: boo
     mes = ns["mes"]
     nsmap = {"mes": mes, "com": ns["com"], "xsi": XSI, ("ss" if structure_specific else "gen"): ns["ss"]
              if structure_specific else GEN}
+    if structure_specific:  # the DSD-specific namespace, whose DataSetType the DataSet names (GET /schema)
+        nsmap["ns1"] = data_namespace(_flow_urn(out), out.dimension_at_observation)
     with etree.xmlfile(buffer, encoding="utf-8", buffered=False) as xf:
         xf.write_declaration()
         with xf.element(f"{{{mes}}}{root_tag}", nsmap=nsmap):
@@ -132,7 +139,8 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: boo
                     dataset_key = row_dataset
                     attrs = _dataset_attrs(structure_specific, row_deleted, ns)
                     if out.history:  # REST includeHistory: when these values became (or stopped being) valid
-                        attrs["validToDate" if row_deleted else "validFromDate"] = _instant(row["_recorded_at"])
+                        name = "validToDate" if row_deleted else "validFromDate"
+                        attrs[f"{{{ns['ss']}}}{name}" if structure_specific else name] = _instant(row["_recorded_at"])
                     dataset_ctx = xf.element(f"{{{mes}}}DataSet", attrs)
                     dataset_ctx.__enter__()
                     current_key = None
@@ -164,13 +172,14 @@ def _instant(moment: datetime) -> str:
 
 
 def _dataset_attrs(structure_specific: bool, deleted: bool, ns: dict[str, str]) -> dict[str, str]:
-    attrs = {"action": "Delete" if deleted else "Replace"}
-    if structure_specific:
-        attrs[f"{{{ns['ss']}}}structureRef"] = "STR1"
-        if ns["ss"] == SS:  # 2.1 only; SDMX-ML 3.0 dropped dataScope
-            attrs[f"{{{SS}}}dataScope"] = "DataStructure"
-    else:
-        attrs["structureRef"] = "STR1"
+    action = "Delete" if deleted else "Replace"
+    if not structure_specific:
+        return {"action": action, "structureRef": "STR1"}
+    # Structure-specific set attributes are namespace-qualified (SetAttributeGroup, form="qualified"); the
+    # concrete type comes from the DSD-specific schema (SDMX 2.1 Section 3B; GET /schema).
+    attrs = {f"{{{XSI}}}type": "ns1:DataSetType", f"{{{ns['ss']}}}action": action, f"{{{ns['ss']}}}structureRef": "STR1"}
+    if ns["ss"] == SS:  # 2.1 only; SDMX-ML 3.0 dropped dataScope
+        attrs[f"{{{SS}}}dataScope"] = "Dataflow"
     return attrs
 
 
