@@ -258,13 +258,14 @@ def test_availability(loaded):
     assert loaded.get("/availableconstraint/MIGR_FLOW/all/all/NOPE").status_code == 400
 
 
-def json_valid(document: dict) -> list[str]:
+def json_valid(document: dict, version: str = "2.0.0") -> list[str]:
     import json as _json
 
     import jsonschema
 
-    schema = _json.loads((Path(__file__).parent / "schemas" / "sdmx-json-data-2.0.0.json").read_text())
-    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    schema = _json.loads((Path(__file__).parent / "schemas" / f"sdmx-json-data-{version}.json").read_text())
+    kind = jsonschema.Draft4Validator if version == "1.0" else jsonschema.Draft7Validator
+    validator = kind(schema, format_checker=jsonschema.FormatChecker())
     return [e.message for e in validator.iter_errors(document)]
 
 
@@ -304,7 +305,32 @@ def test_csv_labels_and_time_format(loaded):
     assert "UNECE:MIGR_FLOW(1.0): International migration flows" in first
     params = loaded.get("/data/MIGR_FLOW?labels=both", headers={"Accept": "text/csv"}).text
     assert "EMI: Emigration" in params
-    assert loaded.get("/data/MIGR_FLOW?labels=name", headers={"Accept": "text/csv"}).status_code == 406
+    csv1 = {"Accept": "application/vnd.sdmx.data+csv;version=1.0.0"}
+    assert loaded.get("/data/MIGR_FLOW?labels=name", headers=csv1).status_code == 406  # 1.0: id|both
+
+
+def test_csv_2_labels_name_and_keys(loaded):
+    import csv as _csv
+
+    response = loaded.get("/data/MIGR_FLOW/A.KAZ.EMI._T.RUS._T._T._T._T.PS", headers={
+        "Accept": "application/vnd.sdmx.data+csv;version=2.0.0;labels=name;keys=both"})
+    assert response.status_code == 200, response.text
+    rows = list(_csv.reader(io.StringIO(response.text)))
+    assert rows[0][:8] == ["STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION", "SERIES_KEY", "OBS_KEY", "FREQ",
+                           "Frequency"]
+    first = dict(zip(rows[0], rows[1], strict=True))  # a name column follows its id column, headed by the concept name
+    assert first["STRUCTURE_NAME"] == "International migration flows" and first["Reference area (reporting country)"] == "Kazakhstan"
+    assert first["SERIES_KEY"] == "A.KAZ.EMI._T.RUS._T._T._T._T.PS"
+    assert first["OBS_KEY"] == "A.KAZ.EMI._T.RUS._T._T._T._T.PS.2018" and first["TIME_PERIOD"] == "2018"
+    assert rows[0].index("OBS_VALUE") + 1 == rows[0].index("Observation value") and first["Observation value"] == ""
+    series_only = loaded.get("/data/MIGR_FLOW?keys=series&dimensionAtObservation=AllDimensions",
+                             headers={"Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}).text.splitlines()
+    assert series_only[0].startswith("STRUCTURE,STRUCTURE_ID,ACTION,SERIES_KEY,FREQ") and ",I,," in series_only[1]
+    for bad in ("labels=nom", "keys=all"):
+        assert loaded.get(f"/data/MIGR_FLOW?{bad}", headers={
+            "Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}).status_code == 406
+    assert loaded.get("/data/MIGR_FLOW?keys=obs", headers={
+        "Accept": "application/vnd.sdmx.data+csv;version=1.0.0"}).status_code == 406  # a 2.0 option
 
 
 def test_response_cap_is_413(loaded, hub):
@@ -341,17 +367,44 @@ def test_official_sdmx_ml_30_sample_parses():
 
 
 def test_sdmx_json_1_0(loaded, token_for):
-    import json as _json
 
-    import jsonschema
 
     response = loaded.get("/data/MIGR_FLOW", headers={"Accept": "application/vnd.sdmx.data+json;version=1.0.0"})
     assert response.status_code == 200
     document = response.json()
-    schema = _json.loads((Path(__file__).parent / "schemas" / "sdmx-json-data-1.0.json").read_text())
-    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
-    assert [e.message for e in validator.iter_errors(document)] == []
+    assert json_valid(document, "1.0") == []
     assert "structure" in document["data"] and "structures" not in document["data"]
     # and the hub reads its own 1.0 output back as the same observations
     back = loaded.post("/data", content=response.content, headers=auth(token_for("KAZ"), "application/json"))
     assert back.status_code == 200 and back.json()["datasets"][0]["unchanged"] == len(PUSHED), back.text
+
+
+@pytest.mark.parametrize("at_obs", ["TIME_PERIOD", "AllDimensions"])
+def test_sdmx_json_deletions_since_updated_after(loaded, token_for, at_obs):
+    from tests.helpers import dims
+
+    before = datetime.now(UTC).isoformat()
+    deletion = ss_message([Series(dims(COUNTERPART_AREA="UZB"), [{"TIME_PERIOD": "2018"}])], action="Delete")
+    assert loaded.post("/data", content=deletion, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    revision = ss_message([Series(key(COUNTERPART_AREA="RUS", DUR_CRIT="M12"), [obs("2019", "99")])])
+    assert loaded.post("/data", content=revision, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    response = loaded.get("/data/dataflow/UNECE/MIGR_FLOW/1.0/*", params={
+        "updatedAfter": before, "dimensionAtObservation": at_obs})
+    document = response.json()
+    assert response.status_code == 200 and json_valid(document) == []
+    replaced, deleted = document["data"]["dataSets"]
+    assert (replaced["action"], deleted["action"]) == ("Replace", "Delete")
+    assert document["data"]["structures"][0]["dataSets"] == [0, 1]
+
+    def count(dataset: dict) -> int:
+        if at_obs == "AllDimensions":
+            return len(dataset["observations"])
+        return sum(len(s["observations"]) for s in dataset["series"].values())
+
+    assert (count(replaced), count(deleted)) == (1, 1)
+    v1 = loaded.get("/data/MIGR_FLOW", params={"updatedAfter": before},
+                    headers={"Accept": "application/vnd.sdmx.data+json;version=1.0.0"}).json()
+    assert [d["action"] for d in v1["data"]["dataSets"]] == ["Replace", "Delete"] and json_valid(v1, "1.0") == []
+    nothing_deleted = loaded.get("/data/dataflow/UNECE/MIGR_FLOW/1.0/*", params={
+        "updatedAfter": datetime.now(UTC).isoformat(), "dimensionAtObservation": at_obs})
+    assert nothing_deleted.status_code in (200, 204)

@@ -126,7 +126,9 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
     try:
         query = _parse(path, params)
         representation = negotiate(request.headers.get("accept"), params.get("format"), query.api)
-        csv_options = _csv_options(request.headers.get("accept"), params)
+        csv_version = ("1.0" if representation.renderer is sdmxcsv.render_v1 else
+                       "2.0" if representation.renderer is sdmxcsv.render_v2 else None)
+        csv_options = _csv_options(request.headers.get("accept"), params, csv_version) if csv_version else None
         schema, flow_key = _resolve(hub, query)
         output = _output(schema, flow_key, query, representation)
         _check_size(hub, schema, query)
@@ -148,9 +150,10 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
         rows, output = _indexed(hub, schema, query, output, _chain(first, rows))
     else:
         rows = _chain(first, rows)
-    if representation.renderer in (sdmxcsv.render_v1, sdmxcsv.render_v2):
+    if csv_options is not None:
         output = dataclasses.replace(output, labels=csv_options["labels"], time_format=csv_options["timeFormat"],
-                                     names=_labels(hub, schema) if csv_options["labels"] == "both" else None)
+                                     keys=csv_options["keys"],
+                                     names=_labels(hub, schema) if csv_options["labels"] != "id" else None)
     body = representation.renderer(output, rows)
     return StreamingResponse(body, media_type=representation.media_type,
                              headers={"Vary": "Accept, Accept-Encoding", **validators})
@@ -192,7 +195,9 @@ def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
     if representation.time_series_only and at_obs != schema.time_dimension:
         raise NotAcceptable("The time-series formats need dimensionAtObservation=TIME_PERIOD.")
     detail = query.detail if query.api == "1.5" else ("dataonly" if query.attributes == "none" else "full")
-    return Output(schema, *flow_key, dimension_at_observation=at_obs, detail=detail, history=query.include_history)
+    deletions = query.updated_after is not None and query.as_of is None and not query.include_history
+    return Output(schema, *flow_key, dimension_at_observation=at_obs, detail=detail, history=query.include_history,
+                  deletions=deletions)
 
 
 def _rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
@@ -225,17 +230,22 @@ def _indexed(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
     return rows, dataclasses.replace(output, values=values, names=names)
 
 
-def _csv_options(accept: str | None, params: dict[str, str]) -> dict[str, str]:
-    """SDMX-CSV ``labels`` and ``timeFormat``, from the Accept parameters or the query string."""
-    options = {"labels": "id", "timeFormat": "original"}
+def _csv_options(accept: str | None, params: dict[str, str], csv_version: str) -> dict[str, str]:
+    """SDMX-CSV ``labels``, ``timeFormat`` and (2.0) ``keys``, from the Accept parameters or the query string."""
+    options = {"labels": "id", "timeFormat": "original", "keys": "none"}
     for item in (accept or "").split(","):
         for part in item.split(";")[1:]:
             name, _, value = part.strip().partition("=")
             if name in options:
                 options[name] = value
     options.update({k: v for k, v in params.items() if k in options})
-    if options["labels"] not in ("id", "both"):
-        raise NotAcceptable(f"labels={options['labels']} is not offered; use id or both.")
+    labels = ("id", "both") if csv_version == "1.0" else ("id", "name", "both")
+    if options["labels"] not in labels:
+        raise NotAcceptable(f"labels={options['labels']} is not offered in SDMX-CSV {csv_version}; use "
+                            f"{' or '.join(labels)}.")
+    if options["keys"] not in ("none", "series", "obs", "both") or (csv_version == "1.0" and options["keys"] != "none"):
+        raise NotAcceptable(f"keys={options['keys']} is not offered in SDMX-CSV {csv_version}; "
+                            + ("keys are a 2.0 option." if csv_version == "1.0" else "use none, series, obs or both."))
     if options["timeFormat"] not in ("original", "normalized"):
         raise NotAcceptable(f"timeFormat={options['timeFormat']} is not offered; use original or normalized.")
     return options

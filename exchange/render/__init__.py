@@ -19,9 +19,11 @@ class Output:
     version: str
     dimension_at_observation: str  # a dimension id, TIME_PERIOD or AllDimensions
     detail: str = "full"  # full | dataonly | serieskeysonly | nodata
-    labels: str = "id"  # SDMX-CSV: id | both ("ID: Name")
+    labels: str = "id"  # SDMX-CSV: id | both ("ID: Name") | name (2.0: a name column after each id column)
+    keys: str = "none"  # SDMX-CSV 2.0: none | series | obs | both (SERIES_KEY / OBS_KEY columns)
     time_format: str = "original"  # SDMX-CSV: original | normalized (ISO 8601 date of the period's start)
     history: bool = False  # includeHistory: one dataset per submission, with validFromDate / validToDate
+    deletions: bool = False  # updatedAfter: deleted observations follow, in a Delete dataset
     # For formats that index values up front (SDMX-JSON): component -> values in the answer, and names.
     values: dict[str, list[Any]] | None = None
     names: dict[str, dict[str, str]] | None = None
@@ -34,6 +36,8 @@ def number(value: float | None) -> str:
     """Shortest text that reads back as the same float; integers without '.0'."""
     if value is None:
         return ""
+    if value != value or value in (float("inf"), float("-inf")):  # xs:double spellings (SDMX missing value: NaN)
+        return "NaN" if value != value else ("INF" if value > 0 else "-INF")
     if value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(value)

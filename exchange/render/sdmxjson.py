@@ -50,7 +50,7 @@ def _structure(out: Output, series_dims: list[str], obs_dims: list[str], series_
                 "values": values}
 
     return {
-        "dataSets": [0],
+        "dataSets": [0, 1] if out.deletions else [0],
         "links": [{"urn": f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})",
                    "rel": "dataflow"},
                   {"urn": schema.urn, "rel": "datastructure"}],
@@ -107,19 +107,27 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], version: str) -> Iterat
     else:
         head = json.dumps({"meta": meta, "data": {"structures": [structure]}})
     links = json.dumps([{"urn": structure["links"][0]["urn"], "rel": "dataflow"}])  # dataSet.links is required
-    opening = (', "dataSets": [{' + ('"structure": 0, ' if version != "1.0" else "") + '"action": "Replace", "links": '
-               + links + ", ")
-    chunks = [head[:-2] + opening + ('"observations": {' if flat else '"series": {')]
+
+    def opening(action: str) -> str:
+        return ("{" + ('"structure": 0, ' if version != "1.0" else "") + f'"action": "{action}", "links": ' + links
+                + ", " + ('"observations": {' if flat else '"series": {'))
+
+    chunks = [head[:-2] + ', "dataSets": [' + opening("Replace")]
     size = 0
     current: str | None = None
     first_series = first_obs = True
+    in_deletions = False
 
     def idx(component: str, value: Any) -> int:
         return index[component][str(value)]
 
     for row in rows:
-        if row.get("_deleted"):
-            continue  # SDMX-JSON 2.0 carries deletions as a Delete dataset: not offered yet here
+        if row.get("_deleted") and not in_deletions:
+            if not out.deletions:
+                continue
+            # updatedAfter: what was deleted since follows in a second dataset, action Delete (SDMX-JSON 2.0 4.2)
+            chunks.append(("}}" if current is not None else "") + "}}," + opening("Delete"))
+            in_deletions, current, first_series, first_obs = True, None, True, True
         obs_key = ":".join(str(idx(c, row[c.lower()])) for c in obs_dims)  # noqa: B023
         value = row.get(schema.measure.lower())
         observation = [value] + [None if row.get(a.lower()) is None else idx(a, text(schema, a, row[a.lower()]))
@@ -145,5 +153,7 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], version: str) -> Iterat
             chunks, size = [], 0
     if current is not None:
         chunks.append("}}")
+    if out.deletions and not in_deletions:  # the structure announced two datasets: the Delete one is empty
+        chunks.append("}}," + opening("Delete"))
     chunks.append("}}]}}")
     yield "".join(chunks).encode()
