@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                                  help="only pairs with this flag (repeatable)")
         if name in ("coverage", "estimate"):
             command.add_argument("--country", required=True, help="ISO alpha-3, e.g. KAZ")
+        if name == "estimate":
+            command.add_argument("--gross-up", action="store_true",
+                                 help="divide by the coverage of the country-born stocks abroad (MIGR_STOCK)")
         if name in ("estimate", "factors", "harmonised"):
             command.add_argument("--duration-adjust", action="store_true", help="IMEM duration coefficients first")
         if name in ("factors", "harmonised"):
@@ -297,8 +300,14 @@ def _mirror(args: argparse.Namespace) -> int:
             _print_rows([result], ["country", "period", "emigration_coverage", "immigration_coverage",
                                    "emigration_partners", "immigration_partners"], args.csv)
         elif what == "estimate":
-            result = stats.estimate(hub, country=args.country, period=args.period, duration_adjust=args.duration_adjust)
-            _print_rows([result], ["country", "period", "estimate", "obs_status", "method", "partners"], args.csv)
+            result = stats.estimate(hub, country=args.country, period=args.period, duration_adjust=args.duration_adjust,
+                                    gross_up=args.gross_up)
+            _print_rows([result], ["country", "period", "estimate", "coverage", "estimate_grossed_up", "stock_period",
+                                   "obs_status", "method"], args.csv)
+            if not args.csv:
+                print()
+            _print_rows(result["partner_details"], ["partner", "basis", "proxy", "immigration", "dur_crit",
+                                                    "coefficient", "contribution", "stock"], args.csv)
         else:
             handler = stats.factors if what == "factors" else stats.harmonised
             body = handler(hub, period=args.period, benchmark=args.benchmark, duration_adjust=args.duration_adjust)

@@ -217,8 +217,31 @@ def test_pairs_one_sided_and_proxies(client, token_for):
     push(client, token_for, "DEU", "IMM", "KAZ", "2020", "40", dur_crit="M0")
     estimate = client.get("/stats/mirror/estimate", params={"country": "KAZ", "period": "2020",
                                                             "duration_adjust": True}).json()
-    assert estimate["estimate"] == pytest.approx(150 + 40 * 0.53) and estimate["obs_status"] == "E"
-    assert estimate["partners"] == ["DEU", "RUS"]
+    # RUS by previous residence; UZB only by citizenship (a proxy); DEU one month (IMEM 0.53)
+    assert estimate["estimate"] == pytest.approx(150 + 30 + 40 * 0.53) and estimate["obs_status"] == "E"
+    assert estimate["partners"] == ["DEU", "RUS", "UZB"] and estimate["partners_without_duration"] == ["RUS", "UZB"]
+    bases = {d["partner"]: (d["basis"], d["proxy"], d["coefficient"]) for d in estimate["partner_details"]}
+    assert bases == {"DEU": ("residence", False, 0.53), "RUS": ("residence", False, 1.0),
+                     "UZB": ("citizenship", True, 1.0)}
+    assert estimate["coverage"] is None and estimate["estimate_grossed_up"] is None  # no stocks yet
+
+
+def test_mirror_estimate_coverage_from_stocks(client, token_for):
+    push(client, token_for, "KAZ", "EMI", "RUS", "2020", "100")
+    push(client, token_for, "RUS", "IMM", "KAZ", "2020", "150")
+    push(client, token_for, "DEU", "IMM", "KAZ", "2020", "50")
+    stock_key = {"FREQ": "A", "STOCK_BASIS": "COB", "COUNTERPART_AREA": "KAZ", "SEX": "_T", "AGE": "_T",
+                 "UNIT_MEASURE": "PS", "UNIT_MULT": "0"}
+    for host, (old, new) in {"RUS": (3000, 1), "DEU": (1000, 1), "USA": (1000, 1), "UZB": (5, 9)}.items():
+        series = Series({**stock_key, "REF_AREA": host}, [obs("2015", str(old)), obs("2025", str(new))])
+        message = ss_message([series], flow="MIGR_STOCK")
+        assert client.post("/data", content=message, headers=auth(token_for(host), SS_21)).status_code == 200, host
+    estimate = client.get("/stats/mirror/estimate", params={"country": "KAZ", "period": "2020",
+                                                            "gross_up": True}).json()
+    assert estimate["stock_period"] == "2015"  # the latest stock period not after 2020
+    assert estimate["coverage"] == pytest.approx(4000 / 5005)  # RUS and DEU report; USA and UZB hold KAZ-born too
+    assert estimate["estimate"] == 200 and estimate["estimate_grossed_up"] == pytest.approx(200 / (4000 / 5005))
+    assert {d["partner"]: d["stock"] for d in estimate["partner_details"]} == {"DEU": 1000, "RUS": 3000}
 
 
 def test_pairs_filters(client, token_for):

@@ -319,7 +319,8 @@ def test_csv_2_labels_name_and_keys(loaded):
     assert rows[0][:8] == ["STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION", "SERIES_KEY", "OBS_KEY", "FREQ",
                            "Frequency"]
     first = dict(zip(rows[0], rows[1], strict=True))  # a name column follows its id column, headed by the concept name
-    assert first["STRUCTURE_NAME"] == "International migration flows" and first["Reference area (reporting country)"] == "Kazakhstan"
+    assert first["STRUCTURE_NAME"] == "International migration flows"
+    assert first["Reference area (reporting country)"] == "Kazakhstan"
     assert first["SERIES_KEY"] == "A.KAZ.EMI._T.RUS._T._T._T._T.PS"
     assert first["OBS_KEY"] == "A.KAZ.EMI._T.RUS._T._T._T._T.PS.2018" and first["TIME_PERIOD"] == "2018"
     assert rows[0].index("OBS_VALUE") + 1 == rows[0].index("Observation value") and first["Observation value"] == ""

@@ -16,7 +16,7 @@ from exchange.stats import aggregate as agg
 from exchange.stats import factors as fac
 from exchange.stats import mirror
 from exchange.stats.pairing import read_pairs
-from exchange.store.read import flow_rows
+from exchange.store.read import diaspora, flow_rows
 
 router = APIRouter(prefix="/stats", tags=["mirror statistics"])
 
@@ -101,10 +101,20 @@ def coverage(hub: HubDep, country: str, period: str, sex: str = "_T", age: str =
 
 
 @router.get("/mirror/estimate", summary="A country's emigration estimated from partners' immigration")
-def estimate(hub: HubDep, country: str, period: str, duration_adjust: bool = False, sex: str = "_T",
-             age: str = "_T", migrant_type: str = "_T", freq: str = "A") -> dict[str, Any]:
-    found = load_pairs(hub, {period}, breakdown(sex, age, migrant_type, freq))
-    return mirror.mirror_emigration(found, country, period, duration_adjust)
+def estimate(hub: HubDep, country: str, period: str, duration_adjust: bool = False, gross_up: bool = False,
+             sex: str = "_T", age: str = "_T", migrant_type: str = "_T", freq: str = "A") -> dict[str, Any]:
+    """Sum of the partners' immigration from ``country`` (previous residence, else the citizenship or birth
+    proxy, per partner), optionally times the IMEM coefficient of each partner's DUR_CRIT; coverage from the
+    MIGR_STOCK stocks of ``country``-born abroad, and with ``gross_up`` the estimate divided by it."""
+    filters = breakdown(sex, age, migrant_type, freq)
+    found = [pair for basis in mirror.BASES
+             for pair in load_pairs(hub, {period}, filters, basis, origins={country})]
+    stock_schema = hub.catalog.schema_for_ref("UNECE", "MIGR_STOCK")
+    stocks = None
+    if stock_schema is not None:
+        with hub.engine.connect() as conn:
+            stocks = diaspora(conn, hub.tables.table(stock_schema), country)
+    return mirror.mirror_emigration(found, country, period, duration_adjust, stocks, gross_up)
 
 
 def _factors(hub: Hub, period: str, benchmark: str, weighted: bool, duration_adjust: bool,
@@ -163,7 +173,7 @@ def aggregates(hub: HubDep, region: str, flow: Annotated[str, Query(pattern="^(E
     fill = None
     if fill_from_mirror:
         by_origin: dict[tuple[str, str], list[mirror.Pair]] = {}
-        for pair in load_pairs(hub, periods, filters, origins=members):
+        for pair in load_pairs(hub, periods, filters, origins=members):  # residence basis only
             by_origin.setdefault((pair.origin, pair.period), []).append(pair)
         fill = {}
         for (member, p), found in by_origin.items():

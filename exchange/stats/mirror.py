@@ -10,11 +10,13 @@ labelled so.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from exchange.periods import parse_period
 
 #: Flag classes on |ln(I/E)| (mirror-statistics.md 3, "[ours]" thresholds): consistent, moderate, large, severe.
 DEFAULT_THRESHOLDS = (math.log(1.1), math.log(1.5), math.log(2.0))
@@ -176,22 +178,66 @@ def duration_coefficient(dur_crit: str | None) -> float | None:
     return IMEM.get(dur_crit or "")
 
 
-def mirror_emigration(pairs: Iterable[Pair], country: str, period: str, duration_adjust: bool = False
+def mirror_emigration(pairs: Iterable[Pair], country: str, period: str, duration_adjust: bool = False,
+                      stocks: Mapping[str, Mapping[str, float]] | None = None, gross_up: bool = False
                       ) -> dict[str, Any]:
-    """Emigration of ``country`` estimated from its partners' immigration (note 4.8), flagged as an estimate."""
-    total, partners, unadjusted = 0.0, [], []
+    """Emigration of ``country`` estimated from its partners' immigration (note 4.8), flagged as an estimate.
+
+        E_A = sum over partners B of R_B * I_AB      (R_B: IMEM coefficient of B's DUR_CRIT, or 1)
+        coverage_A = sum over those B of stock(A-born in B) / sum over all B of stock(A-born in B)
+        grossed-up E_A = E_A / coverage_A             (optional)
+
+    ``pairs`` may mix bases: for each partner the previous-residence pair is used, else the citizenship
+    proxy, else the birth proxy (each partner's basis is reported). ``stocks`` maps a stock period to
+    {host country: stock of ``country``-born}; the latest period not after ``period`` is used (else the
+    earliest), the same for numerator and denominator.
+    """
+    preference = {"residence": 0, "citizenship": 1, "birth": 2}
+    chosen: dict[str, Pair] = {}
     for pair in pairs:
         if pair.origin != country or pair.period != period or pair.immigration is None:
             continue
-        factor = 1.0
-        if duration_adjust:
-            coefficient = duration_coefficient(pair.destination_dur_crit)
-            if coefficient is None:
-                unadjusted.append(pair.destination)
-            else:
-                factor = coefficient
-        total += factor * pair.immigration
-        partners.append(pair.destination)
-    return {"country": country, "period": period, "estimate": total if partners else None, "obs_status": "E",
-            "method": "DUR_IMEM" if duration_adjust else "RAW", "partners": sorted(partners),
-            "partners_without_duration": sorted(unadjusted)}
+        held = chosen.get(pair.destination)
+        if held is None or preference[pair.basis] < preference[held.basis]:
+            chosen[pair.destination] = pair
+    total, unadjusted = 0.0, []
+    details: list[dict[str, Any]] = []
+    for partner, pair in sorted(chosen.items()):
+        assert pair.immigration is not None
+        coefficient = duration_coefficient(pair.destination_dur_crit) if duration_adjust else 1.0
+        if coefficient is None:
+            unadjusted.append(partner)  # no known criterion: counted as reported
+            coefficient = 1.0
+        total += coefficient * pair.immigration
+        details.append({"partner": partner, "basis": pair.basis, "proxy": pair.basis != "residence",
+                        "immigration": pair.immigration, "dur_crit": pair.destination_dur_crit,
+                        "source_type": pair.destination_source_type, "coefficient": coefficient,
+                        "contribution": coefficient * pair.immigration})
+    estimate = total if details else None
+    stock_period, coverage = _stock_coverage(stocks or {}, period, set(chosen))
+    for detail in details:
+        detail["stock"] = (stocks or {}).get(stock_period or "", {}).get(detail["partner"])
+    return {"country": country, "period": period, "estimate": estimate, "obs_status": "E",
+            "method": "DUR_IMEM" if duration_adjust else "RAW", "partners": sorted(chosen),
+            "partner_details": details, "partners_without_duration": unadjusted,
+            "coverage": coverage, "stock_period": stock_period,
+            "estimate_grossed_up": estimate / coverage if gross_up and estimate is not None and coverage else None}
+
+
+def _stock_coverage(stocks: Mapping[str, Mapping[str, float]], period: str, partners: set[str]
+                    ) -> tuple[str | None, float | None]:
+    if not stocks:
+        return None, None
+    start = _start(period)
+    earlier = [p for p in stocks if _start(p) <= start]
+    stock_period = max(earlier, key=_start) if earlier else min(stocks, key=_start)
+    hosts = stocks[stock_period]
+    everywhere = sum(hosts.values())
+    if not everywhere:
+        return stock_period, None
+    return stock_period, sum(v for host, v in hosts.items() if host in partners) / everywhere
+
+
+def _start(period: str) -> str:
+    parsed = parse_period(period)
+    return parsed.start if parsed else period

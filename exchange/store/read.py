@@ -190,3 +190,16 @@ def equal_to(table: Table | Any, filters: Mapping[str, str | Collection[str]]) -
     """``component = code`` (or ``IN codes``) conditions on a table or an alias of one."""
     return [table.c[component.lower()] == value if isinstance(value, str)
             else table.c[component.lower()].in_(sorted(value)) for component, value in filters.items()]
+
+
+def diaspora(conn: Connection, table: Table, country: str, as_of: datetime | None = None) -> dict[str, dict[str, float]]:
+    """Stocks of people born in ``country`` by host country, per period, from a MIGR_STOCK table (totals of
+    sex and age, persons): {period: {host: stock}}. The denominator of mirror-estimate coverage (note 4.8)."""
+    c = table.c
+    statement = select(c.time_period, c.ref_area, c.obs_value).where(
+        visible(table, as_of), c.stock_basis == "COB", c.counterpart_area == country, c.sex == "_T", c.age == "_T",
+        c.unit_measure == "PS", c.obs_value.is_not(None), c.ref_area != country)
+    out: dict[str, dict[str, float]] = {}
+    for period, host, value in conn.execute(statement):
+        out.setdefault(period, {})[host] = value
+    return out
