@@ -356,3 +356,26 @@ def test_derived_dataflow_as_sdmx_json(real):
     structure = document["data"]["structures"][0]
     areas = [v["id"] for v in next(d for d in structure["dimensions"]["series"] if d["id"] == "REF_AREA")["values"]]
     assert areas == ["SVK", "SWE"] and len(document["data"]["dataSets"][0]["series"]) == 2
+
+
+def test_derived_dataflow_as_of_a_past_instant(client, token_for):
+    import time
+    from datetime import UTC, datetime
+
+    push(client, token_for, "KAZ", "EMI", "RUS", "2020", "100")
+    push(client, token_for, "RUS", "IMM", "KAZ", "2020", "150")
+    time.sleep(0.01)
+    before = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    push(client, token_for, "KAZ", "EMI", "RUS", "2020", "120")  # a revision: the stored history keeps 100
+    url = "/data/dataflow/UNECE/MIGR_MIRROR/1.0/A.KAZ.RUS._T._T._T.E_ORIG,A.KAZ.RUS._T._T._T.DIFF"  # 2.x: keys by ","
+    csv = {"Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}
+
+    def values(params: dict) -> dict[str, str]:
+        lines = client.get(url, params=params, headers=csv).text.strip().splitlines()
+        header = lines[0].split(",")
+        rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+        return {r["MIRROR_MEASURE"]: r["OBS_VALUE"] for r in rows}
+
+    assert values({}) == {"E_ORIG": "120", "DIFF": "30"}
+    assert values({"asOf": before}) == {"E_ORIG": "100", "DIFF": "50"}
