@@ -263,3 +263,28 @@ def test_sdmx_json_round_trip(client, hub, token_for):
                        headers=auth(token_for("KAZ"), "application/vnd.sdmx.data+json;version=2.0.0"))
     assert back.status_code == 200, back.text
     assert back.json()["datasets"][0]["unchanged"] == 4
+
+
+def test_structure_specific_round_trip_and_qualified_action(client, hub, token_for):
+    """Structure-specific set attributes are qualified (ss:action): the hub's own output goes back in
+    unchanged, and a qualified Delete deletes (it must never be read as a Merge)."""
+    headers = auth(token_for("KAZ"), SS_21)
+    assert client.post("/data", content=ss_message(SERIES), headers=headers).status_code == 200
+    ours = client.get("/data/MIGR_FLOW", headers={"Accept": SS_21})
+    back = client.post("/data", content=ours.content, headers=headers)
+    assert back.status_code == 200 and back.json()["datasets"][0]["unchanged"] == 4, back.text
+    document = etree.fromstring(ours.content)
+    ss = "{http://www.sdmx.org/resources/sdmxml/schemas/v2_1/data/structurespecific}"
+    dataset = document.find("{http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message}DataSet")
+    assert dataset.get(f"{ss}action") == "Replace"
+    dataset.set(f"{ss}action", "Delete")
+    for series in dataset[1:]:
+        dataset.remove(series)  # delete the first series only
+    for attribute in SERIES_ATTRS:  # values given in a Delete name what to delete: keys only, to delete observations
+        dataset[0].attrib.pop(attribute, None)
+    for o in dataset[0]:
+        o.attrib.pop("OBS_VALUE"), o.attrib.pop("OBS_STATUS", None)
+    deleted = client.post("/data", content=etree.tostring(document), headers=headers)
+    assert deleted.status_code == 200 and deleted.json()["datasets"][0]["deleted"] == len(dataset[0]), deleted.text
+    remaining = client.get("/data/MIGR_FLOW", headers={"Accept": "text/csv"}).text.strip().splitlines()
+    assert len(remaining) == 1 + 4 - len(dataset[0])

@@ -79,11 +79,14 @@ class _Reader:
     # --- datasets ------------------------------------------------------------------------
 
     def start_dataset(self, elem: Any) -> None:
-        structure_id = next((v for k, v in elem.attrib.items() if k.rsplit("}", 1)[-1] == "structureRef"), "")
+        # Structure-specific set attributes are namespace-qualified (SetAttributeGroup, form="qualified", e.g.
+        # ss:action); generic ones are not: read either.
+        set_attrs = {k.rsplit("}", 1)[-1]: v for k, v in elem.attrib.items()}
+        structure_id = set_attrs.get("structureRef", "")
         ref, dim_at_obs = self.structures.get(structure_id, (None, "TIME_PERIOD"))
         if ref is None and len(self.structures) == 1:
             ref, dim_at_obs = next(iter(self.structures.values()))
-        action = Action.from_wire(elem.get("action")) or self.header_action or Action.MERGE
+        action = Action.from_wire(set_attrs.get("action")) or self.header_action or Action.MERGE
         values = {} if self.generic else {k: v for k, v in _plain(elem.attrib).items() if k not in DATASET_SDMX_ATTRS}
         self.dataset = DataSet(self.datasets, ref, action, dim_at_obs, values, f"line {elem.sourceline}")
         self.datasets += 1
