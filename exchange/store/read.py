@@ -129,14 +129,23 @@ def distinct_values(conn: Connection, table: Table, schema: DsdSchema, query: Da
     return out
 
 
+def _answer_columns(table: Table, query: DataQuery) -> list[str]:
+    """What the renderers use: the components, the period start, the deletion mark, and the submission and
+    its time for includeHistory. The other bookkeeping columns (the timestamps above all, which are parsed
+    into datetimes row by row) stay in the database."""
+    names = [c.name for c in table.columns if not c.name.startswith("_")] + ["_period_start", "_deleted"]
+    return names + (["_submission", "_recorded_at"] if query.include_history else [])
+
+
 def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[Any]:
     dims = [table.c[d.lower()] for d in schema.dimensions]
     where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
     order = [table.c._deleted, *dims, table.c._period_start]
     if query.include_history:  # one dataset per dissemination (4_4_data_queries.md, includeHistory)
         order = [table.c._recorded_at, table.c._submission, *order]
+    names = _answer_columns(table, query)
     if query.first_n is None and query.last_n is None:
-        return select(table).where(where).order_by(*order)
+        return select(*[table.c[n] for n in names]).where(where).order_by(*order)
     # firstNObservations / lastNObservations apply per series (4_4_data_queries.md).
     position = func.row_number().over(partition_by=[table.c._deleted, *dims], order_by=table.c._period_start.asc())
     from_end = func.row_number().over(partition_by=[table.c._deleted, *dims], order_by=table.c._period_start.desc())
@@ -146,8 +155,7 @@ def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[An
         keep.append(ranked.c._first <= query.first_n)
     if query.last_n is not None:
         keep.append(ranked.c._last <= query.last_n)
-    columns = [ranked.c[c.name] for c in table.columns]
-    return select(*columns).where(or_(*keep)).order_by(
+    return select(*[ranked.c[n] for n in names]).where(or_(*keep)).order_by(
         ranked.c._deleted, *[ranked.c[d.name] for d in dims], ranked.c._period_start)
 
 
