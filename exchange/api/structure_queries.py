@@ -1,5 +1,6 @@
 """SDMX REST structure queries: 1.5 ``/{resource}/{agencyID}/{resourceID}/{version}/{itemID}`` and
-2.x ``/structure/{type}/{agencyID}/{resourceID}/{version}/{itemID}``, answered as SDMX-ML 2.1 Structure messages."""
+2.x ``/structure/{type}/{agencyID}/{resourceID}/{version}/{itemID}``, answered as SDMX-ML 2.1 Structure messages
+(or 3.0, converted by pysdmx)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from exchange.api import caching
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.catalog.artefacts import RESOURCES
+from exchange.render import structure30
 
 router = APIRouter(tags=["SDMX REST"])
 STRUCTURE_XML = "application/vnd.sdmx.structure+xml;version=2.1"
@@ -21,14 +23,18 @@ def _error(status: int, message: str, request: Request) -> Response:
     return sdmx_error(status, message, request.headers.get("accept"))
 
 
-def _acceptable(accept: str | None) -> bool:
+def _structure_version(accept: str | None) -> str | None:
+    """SDMX-ML 2.1 (the default) or 3.0, the first the Accept header takes; None: neither."""
     for item in (accept or "*/*").split(","):
         base = item.split(";")[0].strip().lower()
-        version = next((p.split("=", 1)[1] for p in item.split(";")[1:] if p.strip().startswith("version=")), None)
+        version = next((p.split("=", 1)[1].strip() for p in item.split(";")[1:] if p.strip().startswith("version=")),
+                       None)
         if base in ("*/*", "application/*", "application/xml", "text/xml") or (
                 base == "application/vnd.sdmx.structure+xml" and version in (None, "2.1")):
-            return True
-    return False
+            return "2.1"
+        if base == "application/vnd.sdmx.structure+xml" and version in ("3.0", "3.0.0"):
+            return "3.0"
+    return None
 
 
 def _set(value: str | None, sep: str, wildcard: str) -> set[str] | None:
@@ -46,8 +52,10 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
     references, detail = params.get("references", "none"), params.get("detail", "full")
     if detail not in DETAILS:
         return _error(400, f"detail={detail} is not offered; use {', '.join(sorted(DETAILS))}.", request)
-    if not _acceptable(request.headers.get("accept")):
-        return _error(406, f"Structures are offered as {STRUCTURE_XML}.", request)
+    ml_version = _structure_version(request.headers.get("accept"))
+    if ml_version is None:
+        return _error(406, f"Structures are offered as {STRUCTURE_XML} (the default) and {structure30.MEDIA_TYPE}; "
+                           "not as SDMX-JSON.", request)
     artefacts = hub.catalog.artefacts()
     keys = artefacts.select(resources, agencies, ids, versions)
     if not keys:
@@ -57,6 +65,9 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
     except ValueError as exc:
         return _error(400, str(exc), request)
     body = artefacts.message(keys, referenced, detail, item)
+    if ml_version == "3.0":
+        return Response(structure30.structure_30(body), media_type=structure30.MEDIA_TYPE,
+                        headers={"Vary": "Accept, Accept-Encoding", **validators})
     return Response(body, media_type=STRUCTURE_XML, headers={"Vary": "Accept, Accept-Encoding", **validators})
 
 
