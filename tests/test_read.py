@@ -175,7 +175,7 @@ def test_references_and_details(client):
     assert {c.id for c in codes} == {"KAZ", "UZB"} and xsd_valid(item.content)
     assert client.get("/dataflow?references=cousins").status_code == 400
     assert client.get("/dataflow?detail=nonsense").status_code == 400
-    assert client.get("/dataflow", headers={"Accept": "application/vnd.sdmx.structure+json;version=2.0.0"}
+    assert client.get("/dataflow", headers={"Accept": "application/vnd.sdmx.structure+json;version=1.0.0"}
                       ).status_code == 406
     assert client.get("/nonsense/UNECE").status_code == 404
 
