@@ -1,6 +1,6 @@
 """Query benchmark (not a test): the hub serving a full dataflow in each format, against sdmx1 writing it.
 
-    python bench/query.py [--observations 1000000] [--requests 1000]
+    python bench/query.py [--observations 1000000] [--requests 1000] [--postgres URL]
 
 One run: N observations are pushed through the ordinary push path into a SQLite store; a hub process
 (`exchange serve`) answers a full-dataflow query in every output format over HTTP (timed to the last
@@ -52,6 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--observations", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--postgres", help="store in this PostgreSQL database (schema bench_query) instead of SQLite")
+    parser.add_argument("--skip-sdmx1", action="store_true", help="only the hub's side (e.g. a second store)")
     args = parser.parse_args()
     from bench.gen import write
     from exchange.body import Body
@@ -61,9 +63,9 @@ def main() -> None:
 
     OUT.mkdir(exist_ok=True)
     message = write(OUT / f"query_{args.observations}.xml", args.observations)
-    database = OUT / "query.db"
-    database.unlink(missing_ok=True)
-    url = f"sqlite:///{database}"
+    from bench.store import fresh_store
+
+    url = fresh_store(args.postgres or f"sqlite:///{OUT / 'query.db'}", "bench_query")
     hub = open_hub(Settings(database_url=url))
     with message.open("rb") as handle:
         assert hub.ingestor.submit(Body(handle, "", message.stat().st_size), None,
@@ -109,7 +111,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    sdmx1_writes(message, args.observations, hub_times)
+    if not args.skip_sdmx1:
+        sdmx1_writes(message, args.observations, hub_times)
 
 
 def sdmx1_writes(message: Path, observations: int, hub_times: dict[str, float]) -> None:

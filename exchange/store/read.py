@@ -140,7 +140,11 @@ def _answer_columns(table: Table, query: DataQuery) -> list[str]:
 def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[Any]:
     dims = [table.c[d.lower()] for d in schema.dimensions]
     where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
-    order = [table.c._deleted, *dims, table.c._period_start]
+    # Deletions come last (a Delete dataset) when the answer can hold any; otherwise the series order alone,
+    # which PostgreSQL reads from the key index with an incremental sort by period (measured on 1M rows:
+    # 1.1 s, against 6.6 s for a full sort when the constant _deleted leads the ORDER BY).
+    with_deletions = query.include_history or (query.updated_after is not None and query.as_of is None)
+    order = [*([table.c._deleted] if with_deletions else []), *dims, table.c._period_start]
     if query.include_history:  # one dataset per dissemination (4_4_data_queries.md, includeHistory)
         order = [table.c._recorded_at, table.c._submission, *order]
     names = _answer_columns(table, query)
@@ -156,7 +160,7 @@ def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[An
     if query.last_n is not None:
         keep.append(ranked.c._last <= query.last_n)
     return select(*[ranked.c[n] for n in names]).where(or_(*keep)).order_by(
-        ranked.c._deleted, *[ranked.c[d.name] for d in dims], ranked.c._period_start)
+        *([ranked.c._deleted] if with_deletions else []), *[ranked.c[d.name] for d in dims], ranked.c._period_start)
 
 
 def count_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> int:
