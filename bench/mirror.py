@@ -80,7 +80,7 @@ def exchange_path(hub) -> dict[str, float]:  # noqa: ANN001
     from exchange.stats.pairing import read_pairs
     from exchange.store.read import flow_rows
 
-    table = flow_table(hub)[1]
+    table = flow_table(hub)
     timings = {}
     start = time.perf_counter()
     with hub.engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exchange.rows import MessageError
@@ -34,6 +35,32 @@ INPUT_TYPES: dict[str, Format] = {
 #: Types that say nothing of the content: sniff it.
 GENERIC_TYPES = frozenset({"", "application/octet-stream", "application/gzip", "application/x-gzip", "text/plain"})
 SUPPORTED_INPUT = (SDMX_ML, SDMX_CSV, SDMX_JSON)
+
+
+#: Accept types that take any XML answer: the XML default of each resource.
+ANY_XML = ("*/*", "application/*", "application/xml", "text/xml")
+
+
+def ranked_accept(accept: str | None) -> list[tuple[str, dict[str, str]]]:
+    """The items of an Accept header, best first (q-value, then the client's order; RFC 9110 12.5.1), each as
+    (lower-case base type, parameters without q). No header means ``*/*``."""
+    ranked = []
+    for index, item in enumerate((accept or "*/*").split(",")):
+        parts = [p.strip() for p in item.split(";")]
+        params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        quality = float(params.pop("q", "1") or 1)
+        ranked.append((-quality, index, parts[0].lower(), params))
+    return [(base, params) for _q, _i, base, params in sorted(ranked)]
+
+
+def choose(accept: str | None, offers: Mapping[tuple[str, str | None], str]) -> str | None:
+    """The offer the Accept header ranks first; ``offers`` is keyed by (base type, version parameter or None
+    when the client gives no version)."""
+    for base, params in ranked_accept(accept):
+        offer = offers.get((base, params.get("version")))
+        if offer is not None:
+            return offer
+    return None
 
 
 def media_type_base(content_type: str | None) -> str:

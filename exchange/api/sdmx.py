@@ -16,6 +16,7 @@ from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.catalog import DsdSchema
 from exchange.hub import Hub
+from exchange.media import ANY_XML, ranked_accept
 from exchange.query import DataQuery, QueryError, parse_v1, parse_v2
 from exchange.render import Output, Renderer, sdmxcsv, sdmxjson, sdmxml21
 from exchange.rows import StructureRef
@@ -76,13 +77,7 @@ def negotiate(accept: str | None, format_param: str | None, api: str) -> Represe
         if format_param not in FORMATS:
             raise NotAcceptable(f"format={format_param} is not offered; use one of {', '.join(sorted(FORMATS))}.")
         return REPRESENTATIONS[FORMATS[format_param]]
-    ranked = []
-    for index, item in enumerate((accept or "*/*").split(",")):
-        parts = [p.strip() for p in item.split(";")]
-        base, params = parts[0].lower(), dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-        quality = float(params.pop("q", "1") or 1)
-        ranked.append((-quality, index, base, params))
-    for _q, _i, base, params in sorted(ranked):
+    for base, params in ranked_accept(accept):
         if base in ("*/*", "application/*") and api == "2":
             return JSON_2  # REST 2.x: SDMX-JSON is the default (doc/tips.md)
         chosen = _match(base, params)
@@ -94,7 +89,7 @@ def negotiate(accept: str | None, format_param: str | None, api: str) -> Represe
 
 def _match(base: str, params: dict[str, str]) -> Representation | None:
     version = params.get("version")
-    if base in ("*/*", "application/*", "application/xml", "text/xml"):
+    if base in ANY_XML:
         return GENERIC  # REST 1.5 4_6_conneg.md: Generic Data is the default
     if base == "application/vnd.sdmx.data+xml":
         return REPRESENTATIONS["application/vnd.sdmx.data+xml;version=3.0.0"] if version in (None, "3.0.0", "3.0") \
@@ -180,11 +175,9 @@ def _resolve(hub: Hub, query: DataQuery) -> tuple[DsdSchema, tuple[str, str, str
                   and (query.version in (None, k[2]))]
     if not candidates:
         raise LookupError(f"No dataflow {query.agency or '*'}:{query.flow}({query.version or 'latest'}).")
-    agency = candidates[0][0]
-    schema = hub.catalog.schema_for(StructureRef("dataflow", agency, query.flow, query.version or ""))
-    assert schema is not None
-    flow_key = next(k for k in hub.catalog.schemas if hub.catalog.schemas[k] is schema and k[1] == query.flow)
-    return schema, flow_key
+    flow_key = hub.catalog.structure_key(StructureRef("dataflow", candidates[0][0], query.flow, query.version or ""))
+    assert flow_key is not None
+    return hub.catalog.schemas[flow_key], flow_key
 
 
 def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
@@ -233,11 +226,8 @@ def _indexed(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
 def _csv_options(accept: str | None, params: dict[str, str], csv_version: str) -> dict[str, str]:
     """SDMX-CSV ``labels``, ``timeFormat`` and (2.0) ``keys``, from the Accept parameters or the query string."""
     options = {"labels": "id", "timeFormat": "original", "keys": "none"}
-    for item in (accept or "").split(","):
-        for part in item.split(";")[1:]:
-            name, _, value = part.strip().partition("=")
-            if name in options:
-                options[name] = value
+    for _base, accepted in ranked_accept(accept):
+        options.update({name: value for name, value in accepted.items() if name in options})
     options.update({k: v for k, v in params.items() if k in options})
     labels = ("id", "both") if csv_version == "1.0" else ("id", "name", "both")
     if options["labels"] not in labels:

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Table
 
 from exchange.api.deps import HubDep
-from exchange.catalog import DsdSchema
 from exchange.hub import Hub
 from exchange.stats import aggregate as agg
 from exchange.stats import factors as fac
@@ -21,23 +20,23 @@ from exchange.store.read import diaspora, flow_rows
 router = APIRouter(prefix="/stats", tags=["mirror statistics"])
 
 
-def flow_table(hub: Hub) -> tuple[DsdSchema, Table]:
+def flow_table(hub: Hub) -> Table:
     schema = hub.catalog.schema_for_ref("UNECE", "MIGR_FLOW")
     if schema is None:
         raise LookupError("the hub has no UNECE:MIGR_FLOW dataflow")
-    return schema, hub.tables.table(schema)
+    return hub.tables.table(schema)
 
 
 def load(hub: Hub, periods: set[str] | None, filters: Mapping[str, str | Collection[str]]) -> list[dict[str, Any]]:
     with hub.engine.connect() as conn:
-        return flow_rows(conn, flow_table(hub)[1], periods, filters)
+        return flow_rows(conn, flow_table(hub), periods, filters)
 
 
 def load_pairs(hub: Hub, periods: Collection[str] | None, filters: Mapping[str, str], basis: str = "residence",
                origins: Collection[str] | None = None, destinations: Collection[str] | None = None
                ) -> list[mirror.Pair]:
     with hub.engine.connect() as conn:
-        return read_pairs(conn, flow_table(hub)[1], basis, periods, filters, origins, destinations)
+        return read_pairs(conn, flow_table(hub), basis, periods, filters, origins, destinations)
 
 
 def breakdown(sex: str, age: str, migrant_type: str, freq: str) -> dict[str, str]:

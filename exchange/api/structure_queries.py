@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -11,6 +13,7 @@ from exchange.api import caching
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.catalog.artefacts import RESOURCES
+from exchange.media import ANY_XML, choose
 from exchange.render import structures
 
 router = APIRouter(tags=["SDMX REST"])
@@ -23,20 +26,16 @@ def _error(status: int, message: str, request: Request) -> Response:
     return sdmx_error(status, message, request.headers.get("accept"))
 
 
-def _structure_version(accept: str | None) -> str | None:
-    """SDMX-ML 2.1 (the default), SDMX-ML 3.0 or SDMX-JSON 2.0: the first the Accept header takes."""
-    for item in (accept or "*/*").split(","):
-        base = item.split(";")[0].strip().lower()
-        version = next((p.split("=", 1)[1].strip() for p in item.split(";")[1:] if p.strip().startswith("version=")),
-                       None)
-        if base in ("*/*", "application/*", "application/xml", "text/xml") or (
-                base == "application/vnd.sdmx.structure+xml" and version in (None, "2.1")):
-            return "2.1"
-        if base == "application/vnd.sdmx.structure+xml" and version in ("3.0", "3.0.0"):
-            return "3.0"
-        if base == "application/vnd.sdmx.structure+json" and version in ("2.0", "2.0.0"):
-            return "json"
-    return None
+#: (base type, version parameter) -> the form of the answer; SDMX-ML 2.1 is the default
+_OFFERS: dict[tuple[str, str | None], str] = {
+    **{(base, None): "2.1" for base in (*ANY_XML, "application/vnd.sdmx.structure+xml")},
+    ("application/vnd.sdmx.structure+xml", "2.1"): "2.1",
+    ("application/vnd.sdmx.structure+xml", "3.0"): "3.0", ("application/vnd.sdmx.structure+xml", "3.0.0"): "3.0",
+    ("application/vnd.sdmx.structure+json", "2.0"): "json", ("application/vnd.sdmx.structure+json", "2.0.0"): "json"}
+#: form -> (media type, converter of the SDMX-ML 2.1 message the hub builds; None: sent as it is)
+_ANSWERS: dict[str, tuple[str, Callable[[bytes], bytes] | None]] = {
+    "2.1": (STRUCTURE_XML, None), "3.0": (structures.ML_30, structures.structure_30),
+    "json": (structures.JSON_20, structures.structure_json)}
 
 
 def _set(value: str | None, sep: str, wildcard: str) -> set[str] | None:
@@ -54,8 +53,8 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
     references, detail = params.get("references", "none"), params.get("detail", "full")
     if detail not in DETAILS:
         return _error(400, f"detail={detail} is not offered; use {', '.join(sorted(DETAILS))}.", request)
-    ml_version = _structure_version(request.headers.get("accept"))
-    if ml_version is None:
+    chosen = choose(request.headers.get("accept"), _OFFERS)
+    if chosen is None:
         return _error(406, f"Structures are offered as {STRUCTURE_XML} (the default), {structures.ML_30} and "
                            f"{structures.JSON_20}.", request)
     artefacts = hub.catalog.artefacts()
@@ -67,13 +66,9 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
     except ValueError as exc:
         return _error(400, str(exc), request)
     body = artefacts.message(keys, referenced, detail, item)
-    if ml_version == "3.0":
-        return Response(structures.structure_30(body), media_type=structures.ML_30,
-                        headers={"Vary": "Accept, Accept-Encoding", **validators})
-    if ml_version == "json":
-        return Response(structures.structure_json(body), media_type=structures.JSON_20,
-                        headers={"Vary": "Accept, Accept-Encoding", **validators})
-    return Response(body, media_type=STRUCTURE_XML, headers={"Vary": "Accept, Accept-Encoding", **validators})
+    media_type, convert = _ANSWERS[chosen]
+    return Response(convert(body) if convert else body, media_type=media_type,
+                    headers={"Vary": "Accept, Accept-Encoding", **validators})
 
 
 @router.get("/structure/{artefact_type}", summary="Structure query (REST 2.x)")

@@ -114,11 +114,20 @@ class Catalog:
 
     def schema_for(self, ref: StructureRef) -> DsdSchema | None:
         """The schema a dataset must follow; None if the referenced structure is unknown."""
-        table = self.schemas if ref.kind in ("dataflow", "provisionagreement") else self.dsd_schemas
+        key = self.structure_key(ref)
+        return None if key is None else self._schemas_of(ref)[key]
+
+    def structure_key(self, ref: StructureRef) -> tuple[str, str, str] | None:
+        """(agency, id, version) of the dataflow or DSD ``ref`` names: the latest version when it gives none."""
+        table = self._schemas_of(ref)
         if ref.version:
-            return table.get((ref.agency, ref.id, ref.version))
+            key = (ref.agency, ref.id, ref.version)
+            return key if key in table else None
         versions = [k for k in table if k[0] == ref.agency and k[1] == ref.id]
-        return table[max(versions, key=lambda k: _version_tuple(k[2]))] if versions else None
+        return max(versions, key=lambda k: _version_tuple(k[2])) if versions else None
+
+    def _schemas_of(self, ref: StructureRef) -> dict[tuple[str, str, str], DsdSchema]:
+        return self.schemas if ref.kind in ("dataflow", "provisionagreement") else self.dsd_schemas
 
     def schema_for_ref(self, agency: str, flow: str, version: str = "") -> DsdSchema | None:
         return self.schema_for(StructureRef("dataflow", agency, flow, version))

@@ -66,12 +66,17 @@ def mirror_rows(source: Source) -> Iterator[dict[str, Any]]:
                            "migrant_type": migrant_type, "sex": sex, "age": age, "mirror_measure": code,
                            "obs_value": float(value), "method": "RAW", "dur_crit_orig": record["origin_dur_crit"],
                            "dur_crit_dest": record["destination_dur_crit"]}, pair.period)
-    yield from _harmonised_rows(source)
+    yield from _harmonised_rows([p for p in pairs if _is_total(p)])  # the same read, not a second one
 
 
-def _estimates(source: Source) -> Iterator[tuple[str, list[mirror.Pair], fac.Factors]]:
+def _is_total(pair: mirror.Pair) -> bool:
+    breakdown = dict(zip(mirror.BREAKDOWN, pair.breakdown, strict=True))
+    return all(breakdown[component] == code for component, code in TOTALS.items())
+
+
+def _estimates(totals: list[mirror.Pair]) -> Iterator[tuple[str, list[mirror.Pair], fac.Factors]]:
     periods: dict[str, list[mirror.Pair]] = {}
-    for pair in source.pairs(TOTALS):
+    for pair in totals:
         periods.setdefault(pair.period, []).append(pair)
     for period, pairs in sorted(periods.items()):
         try:
@@ -80,8 +85,8 @@ def _estimates(source: Source) -> Iterator[tuple[str, list[mirror.Pair], fac.Fac
             continue  # a year whose pairs do not reach the benchmark has no factors
 
 
-def _harmonised_rows(source: Source) -> Iterator[dict[str, Any]]:
-    for period, pairs, result in _estimates(source):
+def _harmonised_rows(totals: list[mirror.Pair]) -> Iterator[dict[str, Any]]:
+    for period, pairs, result in _estimates(totals):
         for flow in fac.harmonised(pairs, result):
             for code, field in (("E_ADJ", "adj_emi"), ("I_ADJ", "adj_imm"), ("HARM", "harmonised_flow")):
                 if flow[field] is not None:
@@ -92,7 +97,7 @@ def _harmonised_rows(source: Source) -> Iterator[dict[str, Any]]:
 
 
 def factor_rows(source: Source) -> Iterator[dict[str, Any]]:
-    for period, _pairs, result in _estimates(source):
+    for period, _pairs, result in _estimates(source.pairs(TOTALS)):
         for direction, values, errors in (("IMM", result.immigration, result.immigration_se),
                                           ("EMI", result.emigration, result.emigration_se)):
             for country, value in values.items():
