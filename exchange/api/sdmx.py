@@ -19,9 +19,10 @@ from exchange.hub import Hub
 from exchange.media import ANY_XML, ranked_accept
 from exchange.query import DataQuery, QueryError, parse_v1, parse_v2
 from exchange.render import Output, Renderer, sdmxcsv, sdmxjson, sdmxml21
+from exchange.render.blocks import Block, Layout, blocks_from_rows
 from exchange.rows import StructureRef
 from exchange.stats import derived
-from exchange.store.read import count_rows, distinct_values, select_rows
+from exchange.store.read import count_rows, distinct_values, series_blocks
 
 router = APIRouter(tags=["SDMX REST"])
 
@@ -127,8 +128,9 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
         schema, flow_key = _resolve(hub, query)
         output = _output(schema, flow_key, query, representation)
         _check_size(hub, schema, query)
-        rows = _rows(hub, schema, query)
-        first = next(rows, None)  # also builds the SELECT: key and filter errors surface here, before streaming
+        derived_rows = _derived_rows(hub, schema, query) if _is_derived(hub, schema, query) else None
+        blocks = _blocks(hub, schema, query, output, derived_rows)
+        first = next(blocks, None)  # also builds the SELECT: key and filter errors surface here, before streaming
     except QueryError as exc:
         return sdmx_error(400, str(exc), accept)
     except NotAcceptable as exc:
@@ -142,14 +144,13 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
     if first is None:
         return Response(status_code=204) if query.api == "2" else sdmx_error(404, "No results found.", accept)
     if representation.indexed:
-        rows, output = _indexed(hub, schema, query, output, _chain(first, rows))
-    else:
-        rows = _chain(first, rows)
+        output = _indexed(hub, schema, query, output, derived_rows)
+    blocks = _chain(first, blocks)
     if csv_options is not None:
         output = dataclasses.replace(output, labels=csv_options["labels"], time_format=csv_options["timeFormat"],
                                      keys=csv_options["keys"],
                                      names=_labels(hub, schema) if csv_options["labels"] != "id" else None)
-    body = representation.renderer(output, rows)
+    body = representation.renderer(output, blocks)
     return StreamingResponse(body, media_type=representation.media_type,
                              headers={"Vary": "Accept, Accept-Encoding", **validators})
 
@@ -193,34 +194,36 @@ def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
                   deletions=deletions)
 
 
-def _rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
-    if hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or "")):
-        yield from _derived_rows(hub, schema, query)
+def _is_derived(hub: Hub, schema: DsdSchema, query: DataQuery) -> bool:
+    return hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or ""))
+
+
+def _blocks(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
+            derived_rows: list[dict[str, Any]] | None) -> Iterator[Block]:
+    if derived_rows is not None:
+        yield from blocks_from_rows(output, derived_rows)
         return
-    table = hub.tables.table(schema)
     with hub.engine.connect() as conn:
-        yield from select_rows(conn, table, schema, query)
+        yield from series_blocks(conn, hub.tables.table(schema), schema, query, Layout(output))
 
 
 def _indexed(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
-             rows: Iterator[dict[str, Any]]) -> tuple[Iterator[dict[str, Any]], Output]:
+             derived_rows: list[dict[str, Any]] | None) -> Output:
     """Collect each component's values first (SDMX-JSON indexes them): in SQL for stored data, from the
     computed rows for derived dataflows."""
     components = [*schema.key_components, *schema.attributes]
-    if hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or "")):
-        materialised = list(rows)
+    if derived_rows is not None:
         values: dict[str, list[Any]] = {}
         for component in components:
-            seen = dict.fromkeys(r.get(component.lower()) for r in materialised)
+            seen = dict.fromkeys(r.get(component.lower()) for r in derived_rows)
             values[component] = [v for v in seen if v is not None]
             if component == schema.time_dimension:
                 values[component].sort()
-        rows = iter(materialised)
     else:
         with hub.engine.connect() as conn:
-            values = distinct_values(conn, hub.tables.table(schema), schema, query, components)
+            values = distinct_values(conn, hub.tables.table(schema), schema, query, Layout(output))
     names = {c: _code_names(hub, schema.components[c].codelist) for c in components if schema.components[c].codelist}
-    return rows, dataclasses.replace(output, values=values, names=names)
+    return dataclasses.replace(output, values=values, names=names)
 
 
 def _csv_options(accept: str | None, params: dict[str, str], csv_version: str) -> dict[str, str]:
@@ -283,7 +286,7 @@ DERIVED_ROWS = {"MIGR_MIRROR": derived.mirror_rows, "MIGR_CORR_FACTOR": derived.
                 "MIGR_FLOW_AGG": derived.aggregate_rows}
 
 
-def _derived_rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
+def _derived_rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> list[dict[str, Any]]:
     """Computed from the reported flows as they are now (or at ``asOf``), then filtered by key and period."""
     if query.filters or query.first_n or query.last_n or query.updated_after or query.include_history:
         raise NotOffered("For the derived dataflows the hub offers keys, startPeriod/endPeriod and asOf; not c[...], "
@@ -296,7 +299,7 @@ def _derived_rows(hub: Hub, schema: DsdSchema, query: DataQuery) -> Iterator[dic
         source = derived.Source(conn, hub.tables.table(flow_schema), hub.catalog, query.as_of)
         kept = [row for row in DERIVED_ROWS[query.flow](source) if _matches(row, columns, patterns, query)]
     kept.sort(key=lambda row: tuple(str(row.get(c)) for c in columns) + (row["_period_start"] or "",))
-    yield from kept
+    return kept
 
 
 def _matches(row: dict[str, Any], columns: list[str], patterns: list[Any], query: DataQuery) -> bool:
@@ -308,6 +311,6 @@ def _matches(row: dict[str, Any], columns: list[str], patterns: list[Any], query
     return not (query.end_period and (row["_period_start"] or "") > query.end_period)
 
 
-def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _chain(first: Block, rest: Iterator[Block]) -> Iterator[Block]:
     yield first
     yield from rest

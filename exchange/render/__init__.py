@@ -1,12 +1,15 @@
-"""Renderers: (schema, dataflow, rows) -> an iterator of bytes, streamed; they never touch the database."""
+"""Renderers: (output, series blocks) -> an iterator of bytes, streamed; they never touch the database."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exchange.catalog import DsdSchema
+
+if TYPE_CHECKING:
+    from exchange.render.blocks import Block
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Output:
     names: dict[str, dict[str, str]] | None = None
 
 
-Renderer = Callable[[Output, Iterator[dict[str, Any]]], Iterator[bytes]]
+Renderer = Callable[[Output, Iterator["Block"]], Iterator[bytes]]
 
 
 def number(value: float | None) -> str:

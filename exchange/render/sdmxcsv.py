@@ -1,15 +1,14 @@
-"""SDMX-CSV 1.0 and 2.0 output (sdmx-csv field guides): one row per observation, streamed."""
+"""SDMX-CSV 1.0 and 2.0 output (sdmx-csv field guides): one row per observation, written block by block."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from exchange.render import Output, text
+from exchange.render import Output
+from exchange.render.blocks import Block, Layout, literal, needs_escaping
 
-FLUSH_BYTES = 64 * 1024
+FLUSH_OBSERVATIONS = 2000  # observations per chunk sent
 
 
 def _columns(out: Output) -> list[str]:
@@ -23,12 +22,11 @@ def _flow_id(out: Output) -> str:
     return f"{flow_id}: {out.schema.name}" if out.labels == "both" else flow_id
 
 
-def render_v1(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    flow_id = _flow_id(out)
-    yield from _render(out, rows, ["DATAFLOW"], lambda row: [flow_id])
+def render_v1(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, ["DATAFLOW"], lambda block: [_flow_id(out)])
 
 
-def render_v2(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+def render_v2(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
     fixed = ["dataflow", _flow_id(out)]
     header = ["STRUCTURE", "STRUCTURE_ID"]
     if out.labels == "name":  # SDMX-CSV 2.0.0: STRUCTURE_NAME right after the artefact identification
@@ -36,26 +34,27 @@ def render_v2(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         fixed.append(out.schema.name)
     series_key, obs_key = out.keys in ("series", "both"), out.keys in ("obs", "both")
     header += ["ACTION", *["SERIES_KEY"] * series_key, *["OBS_KEY"] * obs_key]
-    key = [c.lower() for c in out.schema.key_components]
-    at_obs = set(key) if out.dimension_at_observation == "AllDimensions" else {out.dimension_at_observation.lower()}
-    series_columns = [c for c in key if c not in at_obs]
+    layout = Layout(out)
 
-    def prefix(row: dict[str, Any]) -> list[str]:
+    def lead(block: Block) -> list[Cell]:
         # ACTION: I (information) for current data, D for deletions reported by updatedAfter (SDMX-CSV 2.0.0).
-        cells = [*fixed, "D" if row.get("_deleted") else "I"]
+        cells: list[Cell] = [*fixed, "D" if block.deleted else "I"]
         if series_key:  # the key values joined by "." in DSD order (SDMX-CSV 2.0.0, optional parameters)
-            cells.append(".".join(str(row[c]) for c in series_columns))
+            cells.append("" if layout.flat else ".".join(block.key.values()))
         if obs_key:
-            cells.append(".".join(str(row[c]) for c in key))
+            template = ".".join(literal(block.key[c]) if c in block.key else "{}" for c in out.schema.key_components)
+            cells.append(list(map(template.format, block.observations[layout.obs_dimension])))
         return cells
 
-    yield from _render(out, rows, header, prefix)
+    yield from _render(out, blocks, header, lead)
 
 
-def _render(out: Output, rows: Iterator[dict[str, Any]], lead: list[str], prefix: Any) -> Iterator[bytes]:
+#: a cell of a block's rows: one text for every row, or one text per row
+Cell = str | list[str]
+
+
+def _render(out: Output, blocks: Iterator[Block], lead: list[str], lead_cells: Any) -> Iterator[bytes]:
     columns = _columns(out)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
     both, name_columns = out.labels == "both", out.labels == "name"
     concept = out.names.get("", {}) if out.names else {}
     header = []
@@ -63,26 +62,88 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], lead: list[str], prefix
         header.append(f"{c}: {concept.get(c, c)}" if both else c)
         if name_columns:  # labels=name: the component's name in a column of its own, after its id column
             header.append(concept.get(c, c))
-    writer.writerow(lead + header)
-    names = [c.lower() for c in columns]
+    chunks = [",".join(map(_quoted, lead + header)) + "\r\n"]  # RFC 4180
     labels = (out.names or {}) if both or name_columns else {}
-    time_column = out.schema.time_dimension.lower() if out.schema.time_dimension else None
-    normalized = out.time_format == "normalized"
-    for row in rows:
-        cells = []
-        for component, column in zip(columns, names, strict=True):
-            value = text(out.schema, component, row.get(column)) or ""
-            if normalized and column == time_column and value:
-                value = row["_period_start"]
-            if name_columns:
-                cells += [value, labels.get(component, {}).get(value, "") if value else ""]
-                continue
-            if value and component in labels:
-                value = f"{value}: {labels[component].get(value, value)}"
-            cells.append(value)
-        writer.writerow(prefix(row) + cells)
-        if buffer.tell() > FLUSH_BYTES:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+    quoted = _quoted_positions(out, columns, len(lead), labels)
+    size = 0
+    for block in blocks:
+        cells: list[Cell] = [*lead_cells(block)]
+        for component in columns:
+            value = _values(out, block, component)
+            if name_columns:  # the code, then its name
+                cells += [value, _each(value, _NameOf(labels.get(component, {})))]
+            elif both and component in labels:  # "code: name"
+                cells.append(_each(value, _CodeAndName(labels[component])))
+            else:
+                cells.append(value)
+        # what can hold a comma, a quote or a line break is quoted per row; constant cells once, in _lines
+        for position in quoted:
+            if isinstance(cells[position], list):
+                cells[position] = list(map(_quoted, cells[position]))
+        chunks.append(_lines(cells))
+        size += len(block)
+        if size >= FLUSH_OBSERVATIONS:
+            yield "".join(chunks).encode()
+            chunks, size = [], 0
+    yield "".join(chunks).encode()
+
+
+def _quoted_positions(out: Output, columns: list[str], lead: int, labels: dict[str, Any]) -> list[int]:
+    """The cells that may need quoting: free text, and code names (labels=both or name)."""
+    positions, position = [], lead
+    for component in columns:
+        if out.labels == "name":
+            positions += [position] if needs_escaping(out, component) else []
+            positions += [position + 1] if component in labels else []
+            position += 2
+        else:
+            positions += [position] if needs_escaping(out, component) or component in labels else []
+            position += 1
+    return positions
+
+
+def _values(out: Output, block: Block, component: str) -> Cell:
+    """A component's texts in a block: one for the block (key, attributes above the observation) or one
+    per observation; ``timeFormat=normalized`` gives each period's start date instead of the period."""
+    if component not in block.observations:
+        return block.key.get(component) or block.attributes.get(component) or ""
+    values = block.observations[component]
+    if out.time_format == "normalized" and component == out.schema.time_dimension:
+        return [(start or "") if v else "" for v, start in zip(values, block.period_starts, strict=True)]
+    return [v or "" for v in values]
+
+
+class _NameOf:
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def __call__(self, code: str) -> str:
+        return self.names.get(code, "") if code else ""
+
+
+class _CodeAndName(_NameOf):
+    def __call__(self, code: str) -> str:
+        return f"{code}: {self.names.get(code, code)}" if code else ""
+
+
+def _each(cell: Cell, function: Callable[[str], str]) -> Cell:
+    return function(cell) if isinstance(cell, str) else list(map(function, cell))
+
+
+def _lines(cells: list[Cell]) -> str:
+    """The block's rows: constant cells baked into one ``str.format`` template, the varying ones filled in."""
+    template, varying = [], []
+    for cell in cells:
+        if isinstance(cell, str):
+            template.append(literal(_quoted(cell)))
+        else:
+            template.append("{}")
+            varying.append(cell)
+    return "".join(map((",".join(template) + "\r\n").format, *varying))
+
+
+def _quoted(value: str) -> str:
+    """RFC 4180: a field holding a comma, a quote or a line break goes in quotes, quotes doubled."""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value

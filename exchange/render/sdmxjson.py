@@ -2,19 +2,20 @@
 
 SDMX-JSON indexes component values: the structure lists the values of each dimension and attribute, and
 series / observation keys are positions in those lists. The values are collected first with one
-``SELECT DISTINCT`` per component (``Output.values``), so the observations themselves stream through once.
+``SELECT DISTINCT`` per component (``Output.values``), so the series blocks themselves stream through once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from exchange.render import Output, text
+from exchange.render.blocks import Block, Layout, literal
 
-FLUSH_BYTES = 64 * 1024
+FLUSH_OBSERVATIONS = 2000  # observations per chunk sent
 SCHEMA_URL = ("https://raw.githubusercontent.com/sdmx-twg/sdmx-json/master/data-message/tools/schemas/2.0.0/"
               "sdmx-json-data-schema.json")
 
@@ -78,25 +79,24 @@ def _as_v1(structure: dict[str, Any], schema: Any) -> dict[str, Any]:
     return {"links": structure["links"], "name": structure["name"], "dimensions": dims, "attributes": attrs}
 
 
-def render_v1(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield from _render(out, rows, "1.0")
+def render_v1(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, "1.0")
 
 
-def render_v2(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield from _render(out, rows, "2.0.0")
+def render_v2(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, "2.0.0")
 
 
-def _render(out: Output, rows: Iterator[dict[str, Any]], version: str) -> Iterator[bytes]:  # noqa: C901
+def _render(out: Output, blocks: Iterator[Block], version: str) -> Iterator[bytes]:
     schema = out.schema
-    flat = out.dimension_at_observation == "AllDimensions"
+    layout = Layout(out)
     key = list(schema.key_components)
-    series_dims = [] if flat else [c for c in key if c != out.dimension_at_observation]
-    obs_dims = key if flat else [out.dimension_at_observation]
-    attrs = [] if out.detail == "dataonly" else list(schema.attributes)
-    obs_attrs = [a for a in attrs if flat or schema.level(a, out.dimension_at_observation) == "obs"]
-    series_attrs = [a for a in attrs if a not in obs_attrs]
-    index = {c: {(str(v) if c in key else text(schema, c, v)): i for i, v in enumerate((out.values or {}).get(c, []))}
-             for c in key + attrs}
+    series_dims = [] if layout.flat else layout.group_dimensions
+    obs_dims = key if layout.flat else [layout.obs_dimension]
+    obs_attrs = layout.attributes if layout.flat else layout.obs_attributes
+    series_attrs = [] if layout.flat else layout.block_attributes
+    index = {c: {(str(v) if c in key else text(schema, c, v) or ""): str(i)
+                 for i, v in enumerate((out.values or {}).get(c, []))} for c in key + layout.attributes}
     meta = {"schema": SCHEMA_URL, "id": f"EXCHANGE_{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}", "test": False,
             "prepared": datetime.now(UTC).isoformat(timespec="seconds"), "contentLanguages": ["en"],
             "sender": {"id": "UNECE", "name": "UNECE exchange hub"}}
@@ -110,50 +110,75 @@ def _render(out: Output, rows: Iterator[dict[str, Any]], version: str) -> Iterat
 
     def opening(action: str) -> str:
         return ("{" + ('"structure": 0, ' if version != "1.0" else "") + f'"action": "{action}", "links": ' + links
-                + ", " + ('"observations": {' if flat else '"series": {'))
+                + ", " + ('"observations": {' if layout.flat else '"series": {'))
 
+    measure = _measure_text(out)
     chunks = [head[:-2] + ', "dataSets": [' + opening("Replace")]
-    size = 0
-    current: str | None = None
-    first_series = first_obs = True
-    in_deletions = False
-
-    def idx(component: str, value: Any) -> int:
-        return index[component][str(value)]
-
-    for row in rows:
-        if row.get("_deleted") and not in_deletions:
+    size, first, in_deletions = 0, True, False
+    for block in blocks:
+        if block.deleted and not in_deletions:
             if not out.deletions:
                 continue
             # updatedAfter: what was deleted since follows in a second dataset, action Delete (SDMX-JSON 2.0 4.2)
-            chunks.append(("}}" if current is not None else "") + "}}," + opening("Delete"))
-            in_deletions, current, first_series, first_obs = True, None, True, True
-        obs_key = ":".join(str(idx(c, row[c.lower()])) for c in obs_dims)  # noqa: B023
-        value = row.get(schema.measure.lower())
-        observation = [value] + [None if row.get(a.lower()) is None else idx(a, text(schema, a, row[a.lower()]))
-                                 for a in obs_attrs]
-        if flat:
-            chunks.append(("" if first_obs else ",") + json.dumps(obs_key) + ":" + json.dumps(observation))
-            first_obs = False
+            chunks.append("}}," + opening("Delete"))
+            in_deletions, first = True, True
+        # observation key -> [value, attribute value positions...], as JSON text (keys are positions too)
+        cells: list[Cell] = [_positions(block, obs_dims, index, layout.obs_dimension, ":"),
+                             list(map(measure, block.observations.get(schema.measure) or [None] * len(block)))]
+        cells += [_attribute(block, a, index[a]) for a in obs_attrs]
+        template = '"{}":[' + ",".join("{}" if isinstance(c, list) else literal(c) for c in cells[1:]) + "]"
+        observations = ",".join(map(template.format, *[c for c in cells if isinstance(c, list)]))
+        if layout.flat:
+            chunks.append(("" if first else ",") + observations)
         else:
-            series_key = ":".join(str(idx(c, row[c.lower()])) for c in series_dims)
-            if series_key != current:
-                if current is not None:
-                    chunks.append("}}")
-                attributes = [None if row.get(a.lower()) is None else idx(a, text(schema, a, row[a.lower()]))
-                              for a in series_attrs]
-                chunks.append(("" if first_series else ",") + json.dumps(series_key) + ':{"attributes":'
-                              + json.dumps(attributes) + ',"observations":{')
-                first_series, first_obs, current = False, True, series_key
-            chunks.append(("" if first_obs else ",") + json.dumps(obs_key) + ":" + json.dumps(observation))
-            first_obs = False
-        size += len(chunks[-1])
-        if size > FLUSH_BYTES:
+            series_key = ":".join(index[c][block.key[c]] for c in series_dims)
+            attributes = "[" + ",".join(index[a][block.attributes[a]] if a in block.attributes else "null"
+                                        for a in series_attrs) + "]"
+            chunks.append(("" if first else ",") + f'"{series_key}":{{"attributes":{attributes},"observations":{{'
+                          + observations + "}}")
+        first = False
+        size += len(block)
+        if size >= FLUSH_OBSERVATIONS:
             yield "".join(chunks).encode()
             chunks, size = [], 0
-    if current is not None:
-        chunks.append("}}")
     if out.deletions and not in_deletions:  # the structure announced two datasets: the Delete one is empty
         chunks.append("}}," + opening("Delete"))
     chunks.append("}}]}}")
     yield "".join(chunks).encode()
+
+
+#: a block's part of every observation: one JSON text for all, or one per observation
+Cell = str | list[str]
+
+
+def _positions(block: Block, dims: list[str], index: dict[str, dict[str, str]], varying: str,
+               separator: str) -> list[str]:
+    """Each observation's key as positions in the structure's value lists, joined by ``separator``."""
+    template = separator.join("{}" if c == varying else literal(index[c][block.key[c]]) for c in dims)
+    codes = cast(list[str], block.observations[varying])  # a key component always has a value
+    return list(map(template.format, map(index[varying].__getitem__, codes)))
+
+
+def _attribute(block: Block, component: str, positions: dict[str, str]) -> Cell:
+    """An attribute's value position ("null" where absent) for the block, or for each observation."""
+    if component in block.observations:
+        return ["null" if v is None else positions[v] for v in block.observations[component]]
+    value = block.attributes.get(component)
+    return "null" if value is None else positions[value]
+
+
+def _measure_text(out: Output) -> Callable[[str | None], str]:
+    """The observation value as JSON: a number for a numeric measure (NaN and infinities, which JSON cannot
+    write, as null), a string otherwise."""
+    rule = out.schema.components[out.schema.measure]
+    if rule.numeric and rule.codes is None:
+        return _json_number
+    return _json_string
+
+
+def _json_number(value: str | None) -> str:
+    return "null" if value is None or value in ("NaN", "INF", "-INF") else value
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else json.dumps(value)

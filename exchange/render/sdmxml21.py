@@ -1,13 +1,13 @@
-"""SDMX-ML 2.1 data output, streamed with ``lxml.etree.xmlfile`` (SDMXDataStructureSpecific.xsd, SDMXDataGeneric.xsd).
+"""SDMX-ML 2.1 (and 3.0 structure-specific) data output (SDMXDataStructureSpecific.xsd, SDMXDataGeneric.xsd).
 
-Rows arrive series by series (ordered by the dimensions, then the period), so a series is closed as soon
-as its key changes; memory holds one row at a time. Deletions (``updatedAfter``) come last and go into a
-second DataSet with ``action="Delete"``.
+Series blocks arrive in answer order (``render.blocks``); each is written as one piece of text, so memory
+holds one block at a time. lxml writes the envelope (root, header); the DataSets inside are text built
+from the blocks' columns. Deletions (``updatedAfter``) come last and go into a second DataSet with
+``action="Delete"``; with ``includeHistory`` each dissemination is a DataSet of its own.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +15,8 @@ from typing import Any
 from lxml import etree
 
 from exchange import __version__
-from exchange.render import Output, number
+from exchange.render import Output
+from exchange.render.blocks import Block, Layout, literal, needs_escaping, xml_attribute
 from exchange.render.xsd import data_namespace
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
@@ -24,46 +25,10 @@ V30 = "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/"
 #: SDMX-ML 3.0 deltas: namespaces, the dataflow referenced by URN text, no dataScope (SDMXDataStructureSpecific.xsd 3.0)
 NS30 = {"mes": V30 + "message", "com": V30 + "common", "ss": V30 + "data/structurespecific"}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
-FLUSH_BYTES = 64 * 1024
+FLUSH_OBSERVATIONS = 2000  # observations per chunk sent (about 120 kB of structure-specific XML)
 
 
-class _Layout:
-    """Which components go on the Series element and which on Obs, for one dimensionAtObservation."""
-
-    def __init__(self, out: Output) -> None:
-        schema = out.schema
-        self.flat = out.dimension_at_observation == "AllDimensions"
-        at_obs = out.dimension_at_observation
-        key = list(schema.key_components)
-        self.obs_dims = key if self.flat else [at_obs]
-        self.series_dims = [] if self.flat else [c for c in key if c != at_obs]
-        attrs = [] if out.detail in ("dataonly", "serieskeysonly") else list(schema.attributes)
-        self.obs_attrs = [a for a in attrs if self.flat or schema.level(a, at_obs) == "obs"]
-        self.series_attrs = [a for a in attrs if a not in self.obs_attrs]
-        self.measure = schema.measure
-        self.measure_column = schema.measure.lower()
-        self.with_obs = out.detail not in ("serieskeysonly", "nodata")
-        self.series_columns = [c.lower() for c in self.series_dims]
-        # (component, column) pairs, computed once: the per-observation loop does no string work
-        self.obs_dim_columns = [(c, c.lower()) for c in self.obs_dims]
-        self.obs_attr_columns = [(c, c.lower()) for c in self.obs_attrs]
-        self.series_dim_columns = [(c, c.lower()) for c in self.series_dims]
-        self.series_attr_columns = [(c, c.lower()) for c in self.series_attrs]
-
-    def series_key(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return (*[row[c] for c in self.series_columns], bool(row.get("_deleted")))
-
-
-def _values(out: Output, row: dict[str, Any], columns: list[tuple[str, str]]) -> dict[str, str]:
-    values = {}
-    for component, column in columns:
-        value = row.get(column)
-        if value is not None:
-            values[component] = number(value) if isinstance(value, float) else str(value)
-    return values
-
-
-def _header(xf: Any, out: Output, structure_specific: bool, ns: dict[str, str]) -> None:
+def _header(out: Output, structure_specific: bool, ns: dict[str, str]) -> Any:
     mes, com = ns["mes"], ns["com"]
     header = etree.Element(f"{{{mes}}}Header", nsmap={"mes": mes, "com": com})
     etree.SubElement(header, f"{{{mes}}}ID").text = f"EXCHANGE_{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
@@ -83,147 +48,170 @@ def _header(xf: Any, out: Output, structure_specific: bool, ns: dict[str, str]) 
     if mes == MES:  # 3.0 Source is a different type; left out
         etree.SubElement(header, f"{{{mes}}}Source", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = (
             f"exchange {__version__}")
-    xf.write(header)
+    return header
 
 
 def _flow_urn(out: Output) -> str:
     return f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})"
 
 
-def render_structure_specific(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield from _render(out, rows, structure_specific=True, root_tag="StructureSpecificData")
+def render_structure_specific(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, structure_specific=True, root_tag="StructureSpecificData")
 
 
-def render_structure_specific_ts(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield from _render(out, rows, structure_specific=True, root_tag="StructureSpecificTimeSeriesData")
+def render_structure_specific_ts(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, structure_specific=True, root_tag="StructureSpecificTimeSeriesData")
 
 
-def render_structure_specific_30(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield from _render(out, rows, structure_specific=True, root_tag="StructureSpecificData", ns=NS30)
+def render_structure_specific_30(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, structure_specific=True, root_tag="StructureSpecificData", ns=NS30)
 
 
-def render_generic(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield from _render(out, rows, structure_specific=False, root_tag="GenericData")
+def render_generic(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, structure_specific=False, root_tag="GenericData")
 
 
-def render_generic_ts(out: Output, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield from _render(out, rows, structure_specific=False, root_tag="GenericTimeSeriesData")
+def render_generic_ts(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
+    yield from _render(out, blocks, structure_specific=False, root_tag="GenericTimeSeriesData")
 
 
-def _render(out: Output, rows: Iterator[dict[str, Any]], structure_specific: bool,  # noqa: C901
-            root_tag: str, ns: dict[str, str] | None = None) -> Iterator[bytes]:
-    layout = _Layout(out)
-    buffer = io.BytesIO()
+def _render(out: Output, blocks: Iterator[Block], structure_specific: bool, root_tag: str,
+            ns: dict[str, str] | None = None) -> Iterator[bytes]:
+    """The envelope (declaration, root, header) comes from lxml; DataSets, Series and Obs are written as
+    text from the blocks' columns, escaped where a component is free text (``blocks.needs_escaping``)."""
     ns = ns or {"mes": MES, "com": COM, "ss": SS}
-    mes = ns["mes"]
-    nsmap = {"mes": mes, "com": ns["com"], "xsi": XSI, ("ss" if structure_specific else "gen"): ns["ss"]
-             if structure_specific else GEN}
+    nsmap = {"mes": ns["mes"], "com": ns["com"], "xsi": XSI}
+    nsmap.update({"ss": ns["ss"]} if structure_specific else {"gen": GEN})
     if structure_specific:  # the DSD-specific namespace, whose DataSetType the DataSet names (GET /schema)
         nsmap["ns1"] = data_namespace(_flow_urn(out), out.dimension_at_observation)
-    with etree.xmlfile(buffer, encoding="utf-8", buffered=False) as xf:
-        xf.write_declaration()
-        with xf.element(f"{{{mes}}}{root_tag}", nsmap=nsmap):
-            _header(xf, out, structure_specific, ns)
-            dataset_ctx = series_ctx = None
-            current_key: tuple[Any, ...] | None = None
-            dataset_key: tuple[Any, ...] | None = None
-            for row in rows:
-                row_deleted = bool(row.get("_deleted"))
-                row_dataset = (row.get("_submission") if out.history else None, row_deleted)
-                if row_dataset != dataset_key:  # open a (new) DataSet
-                    if series_ctx is not None:
-                        series_ctx.__exit__(None, None, None)
-                        series_ctx = None
-                    if dataset_ctx is not None:
-                        dataset_ctx.__exit__(None, None, None)
-                    dataset_key = row_dataset
-                    attrs = _dataset_attrs(structure_specific, row_deleted, ns)
-                    if out.history:  # REST includeHistory: when these values became (or stopped being) valid
-                        name = "validToDate" if row_deleted else "validFromDate"
-                        attrs[f"{{{ns['ss']}}}{name}" if structure_specific else name] = _instant(row["_recorded_at"])
-                    dataset_ctx = xf.element(f"{{{mes}}}DataSet", attrs)
-                    dataset_ctx.__enter__()
-                    current_key = None
-                if not layout.flat:
-                    key = layout.series_key(row)
-                    if key != current_key:
-                        if series_ctx is not None:
-                            series_ctx.__exit__(None, None, None)
-                        series_ctx = _open_series(xf, out, layout, row, structure_specific)
-                        current_key = key
-                if layout.with_obs:
-                    xf.write(_obs(out, layout, row, structure_specific))
-                if buffer.tell() > FLUSH_BYTES:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            if series_ctx is not None:
-                series_ctx.__exit__(None, None, None)
-            if dataset_ctx is not None:
-                dataset_ctx.__exit__(None, None, None)
-            else:  # no observation: an empty dataset still names the structure
-                with xf.element(f"{{{mes}}}DataSet", _dataset_attrs(structure_specific, False, ns)):
-                    pass
-    yield buffer.getvalue()
+    root = etree.Element(f"{{{ns['mes']}}}{root_tag}", nsmap=nsmap)
+    root.append(_header(out, structure_specific, ns))
+    root.append(etree.Element(f"{{{ns['mes']}}}DataSet"))  # a placeholder: the split point of the envelope
+    envelope = etree.tostring(root, encoding="unicode")
+    head, tail = envelope.split("<mes:DataSet/>")
+    writer = (_StructureSpecific if structure_specific else _Generic)(out)
+    chunks = ['<?xml version="1.0" encoding="UTF-8"?>\n', head]
+    size, dataset = 0, None
+    for block in blocks:
+        identity = (block.submission if out.history else None, block.deleted)
+        if identity != dataset:
+            if dataset is not None:
+                chunks.append("</mes:DataSet>")
+            chunks.append(_dataset_open(out, block, structure_specific, ns))
+            dataset = identity
+        chunks.append(writer.block(block))
+        size += len(block)
+        if size >= FLUSH_OBSERVATIONS:
+            yield "".join(chunks).encode()
+            chunks, size = [], 0
+    if dataset is None:  # no observation: an empty dataset still names the structure
+        chunks.append(_dataset_open(out, None, structure_specific, ns))
+    chunks += ["</mes:DataSet>", tail]
+    yield "".join(chunks).encode()
 
 
 def _instant(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
-def _dataset_attrs(structure_specific: bool, deleted: bool, ns: dict[str, str]) -> dict[str, str]:
+def _dataset_open(out: Output, block: Block | None, structure_specific: bool, ns: dict[str, str]) -> str:
+    deleted = block is not None and block.deleted
     action = "Delete" if deleted else "Replace"
-    if not structure_specific:
-        return {"action": action, "structureRef": "STR1"}
-    # Structure-specific set attributes are namespace-qualified (SetAttributeGroup, form="qualified"); the
-    # concrete type comes from the DSD-specific schema (SDMX 2.1 Section 3B; GET /schema).
-    attrs = {f"{{{XSI}}}type": "ns1:DataSetType", f"{{{ns['ss']}}}action": action, f"{{{ns['ss']}}}structureRef": "STR1"}
-    if ns["ss"] == SS:  # 2.1 only; SDMX-ML 3.0 dropped dataScope
-        attrs[f"{{{SS}}}dataScope"] = "Dataflow"
-    return attrs
-
-
-def _open_series(xf: Any, out: Output, layout: _Layout, row: dict[str, Any], structure_specific: bool) -> Any:
-    dims = _values(out, row, layout.series_dim_columns)
-    attrs = _values(out, row, layout.series_attr_columns)
     if structure_specific:
-        ctx = xf.element("Series", {**dims, **attrs})
-        ctx.__enter__()
-        return ctx
-    ctx = xf.element(f"{{{GEN}}}Series")
-    ctx.__enter__()
-    xf.write(_generic_values("SeriesKey", dims))
-    if attrs:
-        xf.write(_generic_values("Attributes", attrs))
-    return ctx
-
-
-def _generic_values(tag: str, values: dict[str, str]) -> Any:
-    block = etree.Element(f"{{{GEN}}}{tag}")
-    for component, value in values.items():
-        etree.SubElement(block, f"{{{GEN}}}Value", id=component, value=value)
-    return block
-
-
-def _obs(out: Output, layout: _Layout, row: dict[str, Any], structure_specific: bool) -> Any:
-    dims = _values(out, row, layout.obs_dim_columns)
-    attrs = _values(out, row, layout.obs_attr_columns)
-    raw = row.get(layout.measure_column)
-    value = None if raw is None else (number(raw) if isinstance(raw, float) else str(raw))
-    if structure_specific:
-        obs = etree.Element("Obs", dims)
-        if value is not None and not row.get("_deleted"):
-            obs.set(layout.measure, value)
-        for component, attr_value in attrs.items():
-            obs.set(component, attr_value)
-        return obs
-    obs = etree.Element(f"{{{GEN}}}Obs")
-    if layout.flat:
-        obs.append(_generic_values("ObsKey", dims))
+        # Structure-specific set attributes are namespace-qualified (SetAttributeGroup, form="qualified"); the
+        # concrete type comes from the DSD-specific schema (SDMX 2.1 Section 3B; GET /schema).
+        attrs = f'xsi:type="ns1:DataSetType" ss:action="{action}" ss:structureRef="STR1"'
+        if ns["ss"] == SS:  # 2.1 only; SDMX-ML 3.0 dropped dataScope
+            attrs += ' ss:dataScope="Dataflow"'
     else:
-        etree.SubElement(obs, f"{{{GEN}}}ObsDimension", value=dims[layout.obs_dims[0]])
-    if value is not None and not row.get("_deleted"):
-        etree.SubElement(obs, f"{{{GEN}}}ObsValue", value=value)
-    if attrs:
-        obs.append(_generic_values("Attributes", attrs))
-    return obs
+        attrs = f'action="{action}" structureRef="STR1"'
+    if out.history and block is not None and block.recorded_at is not None:
+        # REST includeHistory: when these values became (or stopped being) valid
+        name = "validToDate" if deleted else "validFromDate"
+        attrs += f' {"ss:" if structure_specific else ""}{name}="{_instant(block.recorded_at)}"'
+    return f"<mes:DataSet {attrs}>"
+
+
+class _Writer:
+    """What both flavours share: the layout, and per block each component as a list of XML fragments."""
+
+    def __init__(self, out: Output) -> None:
+        self.layout = Layout(out)
+        self.with_obs = out.detail not in ("serieskeysonly", "nodata")
+        self.escaped = {c for c in out.schema.components if needs_escaping(out, c)}
+
+    def block_values(self, block: Block) -> list[tuple[str, str]]:
+        """The block's key, then its attributes: (component, escaped text) in message order."""
+        pairs = [*block.key.items(), *[(a, block.attributes[a]) for a in self.layout.block_attributes
+                                       if a in block.attributes]]
+        return [(c, xml_attribute(v) if c in self.escaped else v) for c, v in pairs]
+
+    def columns(self, block: Block, components: list[str], fragment: str) -> list[list[str]]:
+        """One list of fragments per component the block holds ("" where an observation has no value).
+
+        ``fragment`` has ``{id}`` and ``{value}`` fields. A deletion carries no measure value.
+        """
+        out = []
+        for component in components:
+            values = block.observations.get(component)
+            if values is None or (block.deleted and component == self.layout.measure):
+                continue
+            escape = component in self.escaped
+            template = fragment.replace("{id}", component)
+            out.append([template.format(value=xml_attribute(v) if escape else v) if v is not None else ""
+                        for v in values])
+        return out
+
+    def block(self, block: Block) -> str:
+        raise NotImplementedError
+
+
+class _StructureSpecific(_Writer):
+    """``<Series KEY="..." ATTR="..."><Obs TIME_PERIOD="..." OBS_VALUE="..."/></Series>`` (SDMX-ML 2.1 and
+    3.0 structure-specific data; AllDimensions: ``<Obs>`` with the whole key and every attribute)."""
+
+    def block(self, block: Block) -> str:
+        pairs = "".join(f' {c}="{v}"' for c, v in self.block_values(block))
+        columns = self.columns(block, self.layout.obs_components, ' {id}="{value}"')
+        if self.layout.flat:  # every observation carries the series key and attributes
+            return "".join(map(("<Obs" + literal(pairs) + "{}" * len(columns) + "/>").format, *columns))
+        if not self.with_obs:
+            return f"<Series{pairs}/>"
+        observations = "".join(map(("<Obs" + "{}" * len(columns) + "/>").format, *columns))
+        return f"<Series{pairs}>{observations}</Series>"
+
+
+class _Generic(_Writer):
+    """``<gen:Series><gen:SeriesKey/><gen:Attributes/><gen:Obs>`` with ``<gen:ObsDimension/>``,
+    ``<gen:ObsValue/>`` and ``<gen:Attributes/>`` (SDMX-ML 2.1 generic data; AllDimensions: ``<gen:Obs>``
+    with ``<gen:ObsKey>`` and every attribute)."""
+
+    VALUE = '<gen:Value id="{id}" value="{value}"/>'
+
+    def block(self, block: Block) -> str:
+        layout = self.layout
+        pairs = self.block_values(block)
+        key = "".join(f'<gen:Value id="{c}" value="{v}"/>' for c, v in pairs[:len(block.key)])
+        attributes = "".join(f'<gen:Value id="{c}" value="{v}"/>' for c, v in pairs[len(block.key):])
+        dimension = self.columns(block, [layout.obs_dimension],
+                                 self.VALUE if layout.flat else '<gen:ObsDimension value="{value}"/>')
+        measure = self.columns(block, [layout.measure], '<gen:ObsValue value="{value}"/>')
+        obs_attributes = self.columns(block, layout.obs_attributes, self.VALUE)
+        columns = [*dimension, *measure, *obs_attributes]
+        fields = "{}" * len(measure) + "<gen:Attributes>" + "{}" * len(obs_attributes)
+        if layout.flat:
+            template = ("<gen:Obs><gen:ObsKey>" + literal(key) + "{}</gen:ObsKey>" + fields.replace(
+                "<gen:Attributes>", "<gen:Attributes>" + literal(attributes)) + "</gen:Attributes></gen:Obs>")
+            return _drop_empty("".join(map(template.format, *columns)))
+        head = f"<gen:Series><gen:SeriesKey>{key}</gen:SeriesKey>"
+        if attributes:
+            head += f"<gen:Attributes>{attributes}</gen:Attributes>"
+        if not self.with_obs:
+            return head + "</gen:Series>"
+        template = "<gen:Obs>{}" + fields + "</gen:Attributes></gen:Obs>"
+        return head + _drop_empty("".join(map(template.format, *columns))) + "</gen:Series>"
+
+
+def _drop_empty(text: str) -> str:
+    """An observation with no attribute value carries no ``<gen:Attributes>`` (the element needs a child)."""
+    return text.replace("<gen:Attributes></gen:Attributes>", "")

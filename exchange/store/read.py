@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, not_, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Float,
+    Integer,
+    Table,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from exchange.catalog import DsdSchema
 from exchange.periods import parse_period
 from exchange.query import DataQuery, QueryError
+from exchange.render import number, text
+from exchange.render.blocks import Block, Layout
 
 
 def _state(table: Table, query: DataQuery) -> ColumnElement[bool]:
@@ -116,41 +137,58 @@ def availability(conn: Connection, table: Table, schema: DsdSchema, query: DataQ
 
 
 def distinct_values(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery,
-                    components: list[str]) -> dict[str, list[Any]]:
-    """The values each component takes in the answer to ``query`` (for formats that index values up front,
-    such as SDMX-JSON); time periods in period order."""
-    where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
-    out: dict[str, list[Any]] = {}
-    for component in components:
-        column = table.c[component.lower()]
-        order = [func.min(table.c._period_start)] if component == schema.time_dimension else [column]
-        query_values = select(column).where(where, column.is_not(None)).group_by(column).order_by(*order)
-        out[component] = [v for (v,) in conn.execute(query_values)]
-    return out
+                    layout: Layout) -> dict[str, list[Any]]:
+    """The values each component takes in the answer to ``query``, as ``series_blocks`` will give them (for
+    formats that index values up front, such as SDMX-JSON); time periods in period order.
+
+    Two scans instead of one per component: the series (grouped as the blocks are, attributes above the
+    observation as ``max``) and the distinct observation-level combinations.
+    """
+    source, where = _source(table, schema, query)
+    state = _datasets(source, query)
+    groups = [source.c[c.lower()] for c in layout.group_dimensions]
+    block_attrs = [func.max(source.c[a.lower()]) for a in layout.block_attributes]
+    found: dict[str, dict[Any, None]] = {c: {} for c in [*schema.key_components, *schema.attributes]}
+    series = select(*groups, *block_attrs).where(where).group_by(*state, *groups)
+    for row in conn.execute(series):
+        for component, value in zip([*layout.group_dimensions, *layout.block_attributes], row, strict=True):
+            found[component][value] = None
+    obs_components = [layout.obs_dimension, *layout.obs_attributes]
+    order = source.c._period_start if layout.time_ordered else source.c[layout.obs_dimension.lower()]
+    combinations = select(*[source.c[c.lower()] for c in obs_components]).where(where).group_by(
+        *[source.c[c.lower()] for c in obs_components]).order_by(func.min(order))
+    for row in conn.execute(combinations):
+        for component, value in zip(obs_components, row, strict=True):
+            found[component][value] = None
+    if schema.time_dimension and schema.time_dimension in layout.group_dimensions:  # periods in period order
+        found[schema.time_dimension] = {p: None for p in sorted(found[schema.time_dimension], key=_period_start)}
+    return {component: [v for v in values if v is not None] for component, values in found.items()}
 
 
-def _answer_columns(table: Table, query: DataQuery) -> list[str]:
-    """What the renderers use: the components, the period start, the deletion mark, and the submission and
-    its time for includeHistory. The other bookkeeping columns (the timestamps above all, which are parsed
-    into datetimes row by row) stay in the database."""
-    names = [c.name for c in table.columns if not c.name.startswith("_")] + ["_period_start", "_deleted"]
-    return names + (["_submission", "_recorded_at"] if query.include_history else [])
+def _period_start(period: str) -> str:
+    parsed = parse_period(period)
+    return parsed.start if parsed else period
 
 
-def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[Any]:
-    dims = [table.c[d.lower()] for d in schema.dimensions]
-    where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
-    # Deletions come last (a Delete dataset) when the answer can hold any; otherwise the series order alone,
-    # which PostgreSQL reads from the key index with an incremental sort by period (measured on 1M rows:
-    # 1.1 s, against 6.6 s for a full sort when the constant _deleted leads the ORDER BY).
+def _datasets(table: Any, query: DataQuery) -> list[Any]:
+    """The columns that split an answer into datasets, in dataset order: one dataset per dissemination
+    (4_4_data_queries.md, includeHistory); deletions (updatedAfter) in a dataset of their own, last.
+
+    Without them the ORDER BY is the series order alone, which the key index gives (on PostgreSQL with an
+    incremental sort; a constant deletion mark leading it cost a full sort: 6.6 s against 1.1 s on 1M rows).
+    """
     with_deletions = query.include_history or (query.updated_after is not None and query.as_of is None)
-    order = [*([table.c._deleted] if with_deletions else []), *dims, table.c._period_start]
-    if query.include_history:  # one dataset per dissemination (4_4_data_queries.md, includeHistory)
-        order = [table.c._recorded_at, table.c._submission, *order]
-    names = _answer_columns(table, query)
+    columns = [table.c._recorded_at, table.c._submission] if query.include_history else []
+    return columns + ([table.c._deleted] if with_deletions else [])
+
+
+def _source(table: Table, schema: DsdSchema, query: DataQuery) -> Any:
+    """The matching rows: the table itself, or (first/lastNObservations) a subquery keeping the first or
+    last N of each series (4_4_data_queries.md)."""
+    where = and_(_state(table, query), _keys(table, schema, query), *_filters(table, schema, query))
     if query.first_n is None and query.last_n is None:
-        return select(*[table.c[n] for n in names]).where(where).order_by(*order)
-    # firstNObservations / lastNObservations apply per series (4_4_data_queries.md).
+        return table, where
+    dims = [table.c[d.lower()] for d in schema.dimensions]
     position = func.row_number().over(partition_by=[table.c._deleted, *dims], order_by=table.c._period_start.asc())
     from_end = func.row_number().over(partition_by=[table.c._deleted, *dims], order_by=table.c._period_start.desc())
     ranked = select(table, position.label("_first"), from_end.label("_last")).where(where).subquery()
@@ -159,26 +197,104 @@ def build_select(table: Table, schema: DsdSchema, query: DataQuery) -> Select[An
         keep.append(ranked.c._first <= query.first_n)
     if query.last_n is not None:
         keep.append(ranked.c._last <= query.last_n)
-    return select(*[ranked.c[n] for n in names]).where(or_(*keep)).order_by(
-        *([ranked.c._deleted] if with_deletions else []), *[ranked.c[d.name] for d in dims], ranked.c._period_start)
+    return ranked, or_(*keep)
 
 
 def count_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> int:
-    statement = build_select(table, schema, query).order_by(None).subquery()
-    return int(conn.execute(select(func.count()).select_from(statement)).scalar_one())
+    """How many observations the answer to ``query`` holds (for the response cap)."""
+    source, where = _source(table, schema, query)
+    return int(conn.execute(select(func.count()).select_from(source).where(where)).scalar_one())
 
 
-def select_rows(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery) -> Iterator[dict[str, Any]]:
-    """Matching observations, series by series, in period order; deletions (updatedAfter) come last.
+def series_blocks(conn: Connection, table: Table, schema: DsdSchema, query: DataQuery,
+                  layout: Layout) -> Iterator[Block]:
+    """The answer to ``query`` as series blocks, in answer order: one aggregate row per series.
 
-    With ``includeHistory`` rows come submission by submission, oldest first. Rows are fetched as plain
-    tuples from a server-side cursor and turned into dicts with one ``zip`` (no per-row SQLAlchemy objects).
+    Each observation component comes as one JSON array per series (``json_group_array`` on SQLite, ordered
+    ``json_agg`` on PostgreSQL), numbers already as text; so the driver builds one row per series, not per
+    observation. On SQLite the GROUP BY walks the key index, so the series come in key order and the
+    observations in stored period order; each block is re-sorted by period start if that order differs.
     """
-    statement = build_select(table, schema, query)
-    names = [column.name for column in statement.selected_columns]
-    result = conn.execution_options(stream_results=True, yield_per=5000).execute(statement)
-    for row in result:
-        yield dict(zip(names, row, strict=True))
+    source, where = _source(table, schema, query)
+    postgres = conn.dialect.name == "postgresql"
+    state = _datasets(source, query)
+    groups = [source.c[c.lower()] for c in layout.group_dimensions]
+    order_column = source.c._period_start if layout.time_ordered else source.c[layout.obs_dimension.lower()]
+    observation_columns = [*layout.obs_components, "_period_start"]
+
+    def array(column: Any) -> Any:
+        if postgres:
+            return cast(func.json_agg(aggregate_order_by(column, order_column)), Text)
+        return func.json_group_array(column)
+
+    arrays, numeric = [], set()
+    for name in observation_columns:
+        column = source.c[name.lower()]
+        if isinstance(column.type, Float):
+            numeric.add(name)
+        texts = _number_text(column, postgres) if name in numeric else column
+        # a component nobody reported in this series costs no array (the renderers read absence as "none")
+        arrays.append(case((func.count(column) > 0, array(texts)), else_=None))
+    state_names = [c.name for c in state]
+    statement = (select(*state, *groups, *[func.max(source.c[a.lower()]) for a in layout.block_attributes], *arrays)
+                 .where(where).group_by(*state, *groups).order_by(*state, *groups))
+    for row in conn.execution_options(stream_results=True, yield_per=500).execute(statement):
+        fields = iter(row)
+        marks = {name: next(fields) for name in state_names}
+        key = {c: next(fields) for c in layout.group_dimensions}
+        attributes = {}
+        for name in layout.block_attributes:
+            value = next(fields)
+            if value is not None:
+                attributes[name] = text(schema, name, value) or ""
+        columns: dict[str, list[Any]] = {}
+        for name in observation_columns:
+            raw = next(fields)
+            if raw is not None:
+                columns[name] = _numbers(raw) if name in numeric else _loads(raw)
+        block = Block(key, attributes, columns, columns.pop("_period_start"), bool(marks.get("_deleted")),
+                      marks.get("_submission"), marks.get("_recorded_at"))
+        _in_order(block, layout)
+        yield block
+
+
+def _number_text(column: Any, postgres: bool) -> Any:
+    """A float column as text in SQL: integral values as integers (as ``render.number`` writes them), others
+    in a lossless form (SQLite: 17 significant digits; PostgreSQL: its shortest exact form) that
+    ``_texts`` rewrites in Python as ``render.number`` does."""
+    if postgres:
+        return case((func.abs(column) >= 1e15, cast(column, Text)),
+                    (column == cast(column, BigInteger), cast(cast(column, BigInteger), Text)),
+                    else_=cast(column, Text))
+    exact = func.printf("%!.17g", column)
+    return case((column.is_(None), None), (func.abs(column) >= 1e15, exact),
+                (column == cast(column, Integer), cast(cast(column, Integer), Text)), else_=exact)
+
+
+#: what only a non-integral number's text holds (a decimal point, an exponent, Inf/Infinity, NaN)
+_NOT_INTEGRAL = (".", "e", "I", "N")
+
+
+def _loads(raw: str | list[Any]) -> list[Any]:
+    return json.loads(raw) if isinstance(raw, str) else raw  # some drivers decode JSON themselves
+
+
+def _numbers(raw: str | list[Any]) -> list[Any]:
+    """A float column's texts: integers pass as SQL wrote them; any other number is rewritten exactly."""
+    if isinstance(raw, str) and not any(mark in raw for mark in _NOT_INTEGRAL):
+        return json.loads(raw)
+    return [None if v is None else number(float(v)) for v in _loads(raw)]
+
+
+def _in_order(block: Block, layout: Layout) -> None:
+    """Sort a block's observations by period start (or observation dimension) if they did not come so."""
+    raw: list[Any] = block.period_starts if layout.time_ordered else block.observations[layout.obs_dimension]
+    order = raw if None not in raw else [value or "" for value in raw]
+    if sorted(order) == order:  # linear on sorted input (timsort), and done in C
+        return
+    permutation = sorted(range(len(order)), key=order.__getitem__)
+    block.period_starts = [block.period_starts[i] for i in permutation]
+    block.observations = {c: [values[i] for i in permutation] for c, values in block.observations.items()}
 
 
 STATS_COLUMNS = ("freq", "ref_area", "migr_flow", "migrant_type", "counterpart_area", "citizenship", "cob", "sex",
