@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -146,21 +146,29 @@ class _Writer:
                                        if a in block.attributes]]
         return [(c, xml_attribute(v) if c in self.escaped else v) for c, v in pairs]
 
-    def columns(self, block: Block, components: list[str], fragment: str) -> list[list[str]]:
-        """One list of fragments per component the block holds ("" where an observation has no value).
+    def fill(self, block: Block, components: list[str], before: str, after: str) -> tuple[str, list[list[str]]]:
+        """A template and the lists that fill it, one ``{}`` per component the block holds.
 
-        ``fragment`` has ``{id}`` and ``{value}`` fields. A deletion carries no measure value.
+        Each value is written as ``before`` + value + ``after`` (``{id}`` there is the component). When every
+        observation has a value, ``before`` and ``after`` go into the template and the values fill it as they
+        are; otherwise the list holds the whole fragment, or "" where an observation has none. A deletion
+        carries no measure value.
         """
-        out = []
+        template, lists = [], []
         for component in components:
             values = block.observations.get(component)
             if values is None or (block.deleted and component == self.layout.measure):
                 continue
-            escape = component in self.escaped
-            template = fragment.replace("{id}", component)
-            out.append([template.format(value=xml_attribute(v) if escape else v) if v is not None else ""
-                        for v in values])
-        return out
+            if component in self.escaped:
+                values = [None if v is None else xml_attribute(v) for v in values]
+            head, tail = before.replace("{id}", component), after
+            if None in values:
+                template.append("{}")
+                lists.append(["" if v is None else head + v + tail for v in values])
+            else:
+                template.append(literal(head) + "{}" + literal(tail))
+                lists.append(cast(list[str], values))
+        return "".join(template), lists
 
     def block(self, block: Block) -> str:
         raise NotImplementedError
@@ -172,13 +180,12 @@ class _StructureSpecific(_Writer):
 
     def block(self, block: Block) -> str:
         pairs = "".join(f' {c}="{v}"' for c, v in self.block_values(block))
-        columns = self.columns(block, self.layout.obs_components, ' {id}="{value}"')
+        fields, lists = self.fill(block, self.layout.obs_components, ' {id}="', '"')
         if self.layout.flat:  # every observation carries the series key and attributes
-            return "".join(map(("<Obs" + literal(pairs) + "{}" * len(columns) + "/>").format, *columns))
+            return "".join(map(("<Obs" + literal(pairs) + fields + "/>").format, *lists))
         if not self.with_obs:
             return f"<Series{pairs}/>"
-        observations = "".join(map(("<Obs" + "{}" * len(columns) + "/>").format, *columns))
-        return f"<Series{pairs}>{observations}</Series>"
+        return f"<Series{pairs}>" + "".join(map(("<Obs" + fields + "/>").format, *lists)) + "</Series>"
 
 
 class _Generic(_Writer):
@@ -186,30 +193,29 @@ class _Generic(_Writer):
     ``<gen:ObsValue/>`` and ``<gen:Attributes/>`` (SDMX-ML 2.1 generic data; AllDimensions: ``<gen:Obs>``
     with ``<gen:ObsKey>`` and every attribute)."""
 
-    VALUE = '<gen:Value id="{id}" value="{value}"/>'
-
     def block(self, block: Block) -> str:
         layout = self.layout
         pairs = self.block_values(block)
         key = "".join(f'<gen:Value id="{c}" value="{v}"/>' for c, v in pairs[:len(block.key)])
         attributes = "".join(f'<gen:Value id="{c}" value="{v}"/>' for c, v in pairs[len(block.key):])
-        dimension = self.columns(block, [layout.obs_dimension],
-                                 self.VALUE if layout.flat else '<gen:ObsDimension value="{value}"/>')
-        measure = self.columns(block, [layout.measure], '<gen:ObsValue value="{value}"/>')
-        obs_attributes = self.columns(block, layout.obs_attributes, self.VALUE)
-        columns = [*dimension, *measure, *obs_attributes]
-        fields = "{}" * len(measure) + "<gen:Attributes>" + "{}" * len(obs_attributes)
+        value = '<gen:Value id="{id}" value="', '"/>'
+        dimension, dimension_lists = self.fill(block, [layout.obs_dimension], *(
+            value if layout.flat else ('<gen:ObsDimension value="', '"/>')))
+        measure, measure_lists = self.fill(block, [layout.measure], '<gen:ObsValue value="', '"/>')
+        obs_attributes, attribute_lists = self.fill(block, layout.obs_attributes, *value)
+        lists = [*dimension_lists, *measure_lists, *attribute_lists]
         if layout.flat:
-            template = ("<gen:Obs><gen:ObsKey>" + literal(key) + "{}</gen:ObsKey>" + fields.replace(
-                "<gen:Attributes>", "<gen:Attributes>" + literal(attributes)) + "</gen:Attributes></gen:Obs>")
-            return _drop_empty("".join(map(template.format, *columns)))
+            template = ("<gen:Obs><gen:ObsKey>" + literal(key) + dimension + "</gen:ObsKey>" + measure
+                        + "<gen:Attributes>" + literal(attributes) + obs_attributes + "</gen:Attributes></gen:Obs>")
+            return _drop_empty("".join(map(template.format, *lists)))
         head = f"<gen:Series><gen:SeriesKey>{key}</gen:SeriesKey>"
         if attributes:
             head += f"<gen:Attributes>{attributes}</gen:Attributes>"
         if not self.with_obs:
             return head + "</gen:Series>"
-        template = "<gen:Obs>{}" + fields + "</gen:Attributes></gen:Obs>"
-        return head + _drop_empty("".join(map(template.format, *columns))) + "</gen:Series>"
+        template = ("<gen:Obs>" + dimension + measure + "<gen:Attributes>" + obs_attributes
+                    + "</gen:Attributes></gen:Obs>")
+        return head + _drop_empty("".join(map(template.format, *lists))) + "</gen:Series>"
 
 
 def _drop_empty(text: str) -> str:
