@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--postgres", help="store in this PostgreSQL database (schema bench_query) instead of SQLite")
     parser.add_argument("--skip-sdmx1", action="store_true", help="only the hub's side (e.g. a second store)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="serve the SQLite store a previous run left (same --observations) instead of loading it")
     args = parser.parse_args()
     from bench.gen import write
     from exchange.body import Body
@@ -65,12 +67,16 @@ def main() -> None:
     message = write(OUT / f"query_{args.observations}.xml", args.observations)
     from bench.store import fresh_store
 
-    url = fresh_store(args.postgres or f"sqlite:///{OUT / 'query.db'}", "bench_query")
-    hub = open_hub(Settings(database_url=url))
-    with message.open("rb") as handle:
-        assert hub.ingestor.submit(Body(handle, "", message.stat().st_size), None,
-                                   Principal(None, "KAZ", False)).status == 200
-    hub.close()
+    store = OUT / f"query_{args.observations}.db"
+    if args.reuse and not args.postgres and store.exists():
+        url = f"sqlite:///{store}"
+    else:
+        url = fresh_store(args.postgres or f"sqlite:///{store}", "bench_query")
+        hub = open_hub(Settings(database_url=url))
+        with message.open("rb") as handle:
+            assert hub.ingestor.submit(Body(handle, "", message.stat().st_size), None,
+                                       Principal(None, "KAZ", False)).status == 200
+        hub.close()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--port", str(port)],
                               env={**os.environ, "EXCHANGE_DATABASE_URL": url}, stdout=subprocess.DEVNULL,
