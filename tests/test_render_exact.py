@@ -142,3 +142,23 @@ def test_observation_dimension_other_than_time_gives_one_series_per_key(client, 
 def test_json_renders_numbers_as_json(exact):
     text = exact.get("/data/MIGR_FLOW", headers={"Accept": "application/vnd.sdmx.data+json;version=2.0.0"}).text
     json.loads(text)  # valid JSON: no NaN, no bare text
+
+
+def test_series_attribute_is_the_one_reported_with_the_latest_observation(client, token_for):
+    # A country changed its duration criterion: 2018 was pushed with M12, 2019 later with M3, and an
+    # older period (2017) last of all with M6. A message checks its own series attributes for conflicts;
+    # across messages the answer shows the value reported with the series' latest period.
+    for period, criterion in (("2018", "M12"), ("2019", "M3"), ("2017", "M6")):
+        message = ss_message([Series(key(DUR_CRIT=criterion), [obs(period, "5")])])
+        assert client.post("/data", content=message, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    root = etree.fromstring(client.get("/data/MIGR_FLOW", headers={"Accept": XML_FORMATS["ss21"]}).content)
+    assert [s.get("DUR_CRIT") for s in root.iter("Series")] == ["M3"]
+    rows = list(csv.DictReader(io.StringIO(client.get("/data/MIGR_FLOW", headers={
+        "Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}).text, newline="")))
+    assert [r["DUR_CRIT"] for r in rows] == ["M3", "M3", "M3"]
+    document = client.get("/data/MIGR_FLOW", headers={"Accept": "application/vnd.sdmx.data+json;version=2.0.0"}).json()
+    structure = document["data"]["structures"][0]
+    [attribute] = [a for a in structure["attributes"]["series"] if a["id"] == "DUR_CRIT"]
+    position = structure["attributes"]["series"].index(attribute)
+    [series] = document["data"]["dataSets"][0]["series"].values()
+    assert attribute["values"][series["attributes"][position]]["id"] == "M3"

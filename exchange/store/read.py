@@ -142,7 +142,7 @@ def distinct_values(conn: Connection, table: Table, schema: DsdSchema, query: Da
     give them (for formats that index values up front, such as SDMX-JSON): periods in period order, other
     values sorted.
 
-    One scan, grouped as the blocks are: the key, the attributes above the observation as ``max``, and per
+    One scan, grouped as the blocks are: the key, the attributes above the observation (``_latest``), and per
     series the distinct values of each observation-level component (measured on 1M observations: 1.6 s,
     against 2.9 s for a series scan plus a GROUP BY of the observation-level combinations, and 10.4 s for
     one SELECT DISTINCT per component).
@@ -157,14 +157,15 @@ def distinct_values(conn: Connection, table: Table, schema: DsdSchema, query: Da
         texts = _number_text(column, postgres) if isinstance(column.type, Float) else column
         distinct.append(cast(func.json_agg(texts.distinct()), Text) if postgres
                         else func.json_group_array(texts.distinct()))
-    statement = select(*groups, *[func.max(source.c[a.lower()]) for a in layout.block_attributes], *distinct).where(
+    statement = select(*groups, *_latest(source, layout, postgres), *distinct).where(
         where).group_by(*_datasets(source, query), *groups)
     found: dict[str, set[Any]] = {c: set() for c in [*schema.key_components, *schema.attributes]}
     per_series = [*layout.group_dimensions, *layout.block_attributes]
     for row in conn.execute(statement):
         for component, value in zip(per_series, row, strict=False):
             found[component].add(text(schema, component, value))
-        for component, raw in zip(obs_components, row[len(per_series):], strict=True):
+        arrays = row[len(per_series) + (0 if postgres else 1):]  # SQLite: after max(_period_start)
+        for component, raw in zip(obs_components, arrays, strict=True):
             column = source.c[component.lower()]
             found[component].update(_numbers(raw) if isinstance(column.type, Float) else _loads(raw))
     out = {}
@@ -244,7 +245,7 @@ def series_blocks(conn: Connection, table: Table, schema: DsdSchema, query: Data
             numeric.add(name)
         arrays.append(array(_number_text(column, postgres) if name in numeric else column))
     state_names = [c.name for c in state]
-    statement = (select(*state, *groups, *[func.max(source.c[a.lower()]) for a in layout.block_attributes], *arrays)
+    statement = (select(*state, *groups, *_latest(source, layout, postgres), *arrays)
                  .where(where).group_by(*state, *groups).order_by(*state, *groups))
     for row in conn.execution_options(stream_results=True, yield_per=500).execute(statement):
         fields = iter(row)
@@ -255,6 +256,8 @@ def series_blocks(conn: Connection, table: Table, schema: DsdSchema, query: Data
             value = next(fields)
             if value is not None:
                 attributes[name] = text(schema, name, value) or ""
+        if not postgres:
+            next(fields)  # max(_period_start), which picked the attributes' row
         columns: dict[str, list[Any]] = {}
         for name in observation_columns:
             raw = next(fields)
@@ -264,6 +267,21 @@ def series_blocks(conn: Connection, table: Table, schema: DsdSchema, query: Data
                       marks.get("_submission"), marks.get("_recorded_at"))
         _in_order(block, layout)
         yield block
+
+
+def _latest(source: Any, layout: Layout, postgres: bool) -> list[Any]:
+    """Each attribute attached above the observation, as reported with the series' latest observation.
+
+    SQLite: bare columns beside exactly one ``max()`` take their values from the row holding that maximum
+    (lang_select.html, "bare columns in an aggregate query"); the ``max(_period_start)`` itself comes last
+    and is ignored. Measured on 1M observations: 0.5 s less than one ``max()`` per attribute.
+    PostgreSQL: the first element of each attribute's values ordered by period, latest first.
+    """
+    start = source.c._period_start
+    if postgres:
+        return [func.array_agg(aggregate_order_by(source.c[a.lower()], start.desc()))[1]
+                for a in layout.block_attributes]
+    return [*[source.c[a.lower()] for a in layout.block_attributes], func.max(start)]
 
 
 def _number_text(column: Any, postgres: bool) -> Any:
