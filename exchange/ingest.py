@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from exchange.body import Body, open_decoded, peek
 from exchange.catalog import Catalog
@@ -31,6 +31,8 @@ from exchange.store.write import Counts, WriteContext, apply_segment
 from exchange.validate import NOT_FOUND_CODES, IssueLog, Validator, make_issue
 
 PREVIEW_ISSUES = 100
+#: pushes at least this large refresh the planner statistics of the tables they wrote (PostgreSQL)
+ANALYZE_AFTER_OBSERVATIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,22 @@ class Ingestor:
         observations = self.mappings.remap(parser_for(fmt)(stream), run.principal.provider, self.catalog)
         try:
             with begin_write(self.engine) as conn:
-                return self._in_transaction(conn, ScopeLocks(conn), run, observations, body, content_type)
+                status = self._in_transaction(conn, ScopeLocks(conn), run, observations, body, content_type)
         except _Rejected:
             return self._rejection_status(run)
+        self._refresh_statistics(run)
+        return status
+
+    def _refresh_statistics(self, run: _Run) -> None:
+        """ANALYZE the tables a large push wrote (PostgreSQL). Until autovacuum gets to a freshly loaded
+        table the planner assumes it nearly empty: measured after a 1M-observation push, a full-dataflow
+        query then sorted the table on disk (7 s) instead of reading the key index."""
+        if self.engine.dialect.name != "postgresql" or run.observations < ANALYZE_AFTER_OBSERVATIONS:
+            return
+        with self.engine.connect() as conn:
+            for name in sorted({self.tables.table(segment.schema).name for segment in run.segments}):
+                conn.execute(text(f'ANALYZE "{name}"'))
+            conn.commit()
 
     def check(self, conn: Connection, run: _Run, observations: Iterator[Obs]) -> Stage:
         """Validate every observation and stage the good ones; whole-message checks included. Writes no data."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from exchange.messages import Series
-from tests.conftest import auth
+from tests.conftest import ON_POSTGRES, auth
 from tests.helpers import CSV_20, SS_21, csv20, csv_row, dims, key, obs, simple_message, ss_message
 
 
@@ -214,3 +215,21 @@ def test_action_from_the_message_header(client, hub, token_for):
         b"</mes:Structure>", b"</mes:Structure><mes:DataSetAction>Delete</mes:DataSetAction>", 1)
     body = client.post("/data", content=message, headers=headers).json()
     assert body["datasets"][0]["action"] == "Delete" and body["datasets"][0]["deleted"] == 1
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="planner statistics are refreshed on PostgreSQL only")
+def test_a_large_push_refreshes_planner_statistics(client, hub, token_for, monkeypatch):
+    monkeypatch.setattr("exchange.ingest.ANALYZE_AFTER_OBSERVATIONS", 3)
+    small = ss_message([Series(key(COUNTERPART_AREA="UZB"), [obs("2019", "1")])])
+    assert client.post("/data", content=small, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    table = hub.tables.table(hub.catalog.schema_for_ref("UNECE", "MIGR_FLOW")).name
+
+    def analysed() -> bool:  # reltuples is -1 until the table is first analysed (PostgreSQL 14+)
+        with hub.engine.connect() as conn:
+            return conn.execute(text("SELECT reltuples >= 0 FROM pg_class WHERE oid = to_regclass(:name)"),
+                                {"name": table}).scalar_one()
+
+    assert not analysed()  # one observation: below the threshold
+    large = ss_message([Series(key(), [obs(str(y), "5") for y in range(2015, 2020)])])
+    assert client.post("/data", content=large, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    assert analysed()
