@@ -124,7 +124,7 @@ def _render(out: Output, blocks: Iterator[Block], version: str) -> Iterator[byte
             in_deletions, first = True, True
         # observation key -> [value, attribute value positions...], as JSON text (keys are positions too)
         cells: list[Cell] = [_positions(block, obs_dims, index, layout.obs_dimension, ":"),
-                             list(map(measure, block.observations.get(schema.measure) or [None] * len(block)))]
+                             _measure_values(block.observations.get(schema.measure), len(block), measure)]
         cells += [_attribute(block, a, index[a]) for a in obs_attrs]
         template = '"{}":[' + ",".join("{}" if isinstance(c, list) else literal(c) for c in cells[1:]) + "]"
         observations = ",".join(map(template.format, *[c for c in cells if isinstance(c, list)]))
@@ -167,6 +167,18 @@ def _attribute(block: Block, component: str, positions: dict[str, str]) -> Cell:
     return "null" if value is None else positions[value]
 
 
+def _measure_values(values: list[str | None] | None, count: int, measure: Callable[[str | None], str]) -> list[str]:
+    """The observation values as JSON texts; numbers that JSON can write pass as they are."""
+    if values is None:
+        return ["null"] * count
+    if measure is _json_number and None not in values and not any(v in values for v in _NOT_JSON_NUMBERS):
+        return cast(list[str], values)
+    return list(map(measure, values))
+
+
+_NOT_JSON_NUMBERS = ("NaN", "INF", "-INF")
+
+
 def _measure_text(out: Output) -> Callable[[str | None], str]:
     """The observation value as JSON: a number for a numeric measure (NaN and infinities, which JSON cannot
     write, as null), a string otherwise."""
@@ -177,7 +189,7 @@ def _measure_text(out: Output) -> Callable[[str | None], str]:
 
 
 def _json_number(value: str | None) -> str:
-    return "null" if value is None or value in ("NaN", "INF", "-INF") else value
+    return "null" if value is None or value in _NOT_JSON_NUMBERS else value
 
 
 def _json_string(value: str | None) -> str:
