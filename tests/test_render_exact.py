@@ -14,6 +14,9 @@ import json
 import pytest
 from lxml import etree
 
+from exchange.api import sdmx as sdmx_api
+from exchange.body import Body
+from exchange.ingest import Principal
 from exchange.messages import Series
 from exchange.render import number
 from tests.conftest import auth
@@ -162,3 +165,25 @@ def test_series_attribute_is_the_one_reported_with_the_latest_observation(client
     position = structure["attributes"]["series"].index(attribute)
     [series] = document["data"]["dataSets"][0]["series"].values()
     assert attribute["values"][series["attributes"][position]]["id"] == "M3"
+
+
+def test_json_index_and_series_are_read_from_one_snapshot(client, hub, token_for, monkeypatch):
+    # SDMX-JSON reads each component's values, then the series. A push landing in between adds a partner
+    # the index would lack; read in one transaction, the answer is the data as it stood before that push.
+    first = ss_message([Series(key(COUNTERPART_AREA="RUS"), [obs("2019", "1")])])
+    assert client.post("/data", content=first, headers=auth(token_for("KAZ"), SS_21)).status_code == 200
+    real = sdmx_api.distinct_values
+
+    def then_a_push(*args, **kwargs):
+        values = real(*args, **kwargs)
+        late = ss_message([Series(key(COUNTERPART_AREA="UZB"), [obs("2019", "2")])])
+        outcome = hub.ingestor.submit(Body(io.BytesIO(late), "", len(late)), SS_21, Principal(None, "KAZ", False))
+        assert outcome.status == 200
+        return values
+
+    monkeypatch.setattr(sdmx_api, "distinct_values", then_a_push)
+    accept = {"Accept": "application/vnd.sdmx.data+json;version=2.0.0"}
+    document = client.get("/data/MIGR_FLOW", headers=accept).json()
+    assert len(document["data"]["dataSets"][0]["series"]) == 1  # UZB came after the snapshot
+    monkeypatch.setattr(sdmx_api, "distinct_values", real)
+    assert len(client.get("/data/MIGR_FLOW", headers=accept).json()["data"]["dataSets"][0]["series"]) == 2

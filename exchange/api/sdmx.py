@@ -129,7 +129,9 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
         output = _output(schema, flow_key, query, representation)
         _check_size(hub, schema, query)
         derived_rows = _derived_rows(hub, schema, query) if _is_derived(hub, schema, query) else None
-        blocks = _blocks(hub, schema, query, output, derived_rows)
+        # SDMX-JSON indexes values up front: for stored data they are read in the series' own transaction
+        stored_values: dict[str, list[Any]] | None = {} if representation.indexed and derived_rows is None else None
+        blocks = _blocks(hub, schema, query, output, derived_rows, stored_values)
         first = next(blocks, None)  # also builds the SELECT: key and filter errors surface here, before streaming
     except QueryError as exc:
         return sdmx_error(400, str(exc), accept)
@@ -144,7 +146,7 @@ def get_data(path: str, request: Request, hub: HubDep) -> Response:
     if first is None:
         return Response(status_code=204) if query.api == "2" else sdmx_error(404, "No results found.", accept)
     if representation.indexed:
-        output = _indexed(hub, schema, query, output, derived_rows)
+        output = _indexed(hub, schema, output, derived_rows, stored_values)
     blocks = _chain(first, blocks)
     if csv_options is not None:
         output = dataclasses.replace(output, labels=csv_options["labels"], time_format=csv_options["timeFormat"],
@@ -198,30 +200,34 @@ def _is_derived(hub: Hub, schema: DsdSchema, query: DataQuery) -> bool:
     return hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or ""))
 
 
-def _blocks(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
-            derived_rows: list[dict[str, Any]] | None) -> Iterator[Block]:
+def _blocks(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output, derived_rows: list[dict[str, Any]] | None,
+            values: dict[str, list[Any]] | None) -> Iterator[Block]:
+    """The answer's series blocks; for stored data, first fills ``values`` (each component's values) when
+    given, in the same read transaction as the series, so a push landing in between cannot add a value the
+    index lacks (SQLite: one deferred BEGIN reads one WAL snapshot; PostgreSQL: REPEATABLE READ)."""
     if derived_rows is not None:
         yield from blocks_from_rows(output, derived_rows)
         return
-    with hub.engine.connect() as conn:
-        yield from series_blocks(conn, hub.tables.table(schema), schema, query, Layout(output))
+    table, layout = hub.tables.table(schema), Layout(output)
+    options = {"isolation_level": "REPEATABLE READ"} if hub.engine.dialect.name == "postgresql" else {}
+    with hub.engine.connect().execution_options(**options) as conn:
+        if values is not None:
+            values.update(distinct_values(conn, table, schema, query, layout))
+        yield from series_blocks(conn, table, schema, query, layout)
 
 
-def _indexed(hub: Hub, schema: DsdSchema, query: DataQuery, output: Output,
-             derived_rows: list[dict[str, Any]] | None) -> Output:
-    """Collect each component's values first (SDMX-JSON indexes them): in SQL for stored data, from the
-    computed rows for derived dataflows."""
+def _indexed(hub: Hub, schema: DsdSchema, output: Output, derived_rows: list[dict[str, Any]] | None,
+             stored_values: dict[str, list[Any]] | None) -> Output:
+    """The output with each component's values (SDMX-JSON indexes them) and code names: read with the
+    series for stored data (``_blocks``), collected from the computed rows for derived dataflows."""
     components = [*schema.key_components, *schema.attributes]
+    values: dict[str, list[Any]] = stored_values or {}
     if derived_rows is not None:
-        values: dict[str, list[Any]] = {}
         for component in components:
             seen = dict.fromkeys(r.get(component.lower()) for r in derived_rows)
             values[component] = [v for v in seen if v is not None]
             if component == schema.time_dimension:
                 values[component].sort()
-    else:
-        with hub.engine.connect() as conn:
-            values = distinct_values(conn, hub.tables.table(schema), schema, query, Layout(output))
     names = {c: _code_names(hub, schema.components[c].codelist) for c in components if schema.components[c].codelist}
     return dataclasses.replace(output, values=values, names=names)
 
