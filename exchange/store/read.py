@@ -311,7 +311,7 @@ class _Series:
 def _number_text(column: Any, postgres: bool) -> Any:
     """A float column as text in SQL: integral values as integers (as ``render.number`` writes them), others
     in a lossless form (SQLite: 17 significant digits; PostgreSQL: its shortest exact form) that
-    ``_texts`` rewrites in Python as ``render.number`` does."""
+    ``_numbers`` rewrites in Python as ``render.number`` does."""
     if postgres:
         return case((func.abs(column) >= 1e15, cast(column, Text)),
                     (column == cast(column, BigInteger), cast(cast(column, BigInteger), Text)),
