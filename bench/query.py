@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument("--postgres", help="store in this PostgreSQL database (schema bench_query) instead of SQLite")
     parser.add_argument("--skip-sdmx1", action="store_true", help="only the hub's side (e.g. a second store)")
     parser.add_argument("--reuse", action="store_true",
-                        help="serve the SQLite store a previous run left (same --observations) instead of loading it")
+                        help="serve the SQLite store (and message) a previous run left, same --observations, "
+                             "instead of loading it again")
     args = parser.parse_args()
     from bench.gen import write
     from exchange.body import Body
@@ -64,7 +65,9 @@ def main() -> None:
     from exchange.settings import Settings
 
     OUT.mkdir(exist_ok=True)
-    message = write(OUT / f"query_{args.observations}.xml", args.observations)
+    message = OUT / f"query_{args.observations}.xml"
+    if not (args.reuse and message.exists()):  # --reuse keeps the message a previous run wrote, too
+        write(message, args.observations)
     from bench.store import fresh_store
 
     store = OUT / f"query_{args.observations}.db"

@@ -275,7 +275,7 @@ class TooLarge(Exception):
 
 def _check_size(hub: Hub, schema: DsdSchema, query: DataQuery) -> None:
     limit = hub.settings.max_response_observations
-    if not limit or hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or "")):
+    if not limit or _is_derived(hub, schema, query):
         return
     with hub.engine.connect() as conn:
         count = count_rows(conn, hub.tables.table(schema), schema, query)

@@ -23,7 +23,8 @@ def _flow_id(out: Output) -> str:
 
 
 def render_v1(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
-    yield from _render(out, blocks, ["DATAFLOW"], lambda block: [_flow_id(out)])
+    flow_id = _flow_id(out)
+    yield from _render(out, blocks, ["DATAFLOW"], lambda block: [flow_id])
 
 
 def render_v2(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:

@@ -112,7 +112,7 @@ def _render(out: Output, blocks: Iterator[Block], version: str) -> Iterator[byte
         return ("{" + ('"structure": 0, ' if version != "1.0" else "") + f'"action": "{action}", "links": ' + links
                 + ", " + ('"observations": {' if layout.flat else '"series": {'))
 
-    measure = _measure_text(out)
+    measure = _measure_column(out)
     chunks = [head[:-2] + ', "dataSets": [' + opening("Replace")]
     size, first, in_deletions = 0, True, False
     for block in blocks:
@@ -123,8 +123,9 @@ def _render(out: Output, blocks: Iterator[Block], version: str) -> Iterator[byte
             chunks.append("}}," + opening("Delete"))
             in_deletions, first = True, True
         # observation key -> [value, attribute value positions...], as JSON text (keys are positions too)
-        cells: list[Cell] = [_positions(block, obs_dims, index, layout.obs_dimension, ":"),
-                             _measure_values(block.observations.get(schema.measure), len(block), measure)]
+        values = block.observations.get(schema.measure)
+        cells: list[Cell] = [_positions(block, obs_dims, index, layout.obs_dimension),
+                             ["null"] * len(block) if values is None else measure(values)]
         cells += [_attribute(block, a, index[a]) for a in obs_attrs]
         template = '"{}":[' + ",".join("{}" if isinstance(c, list) else literal(c) for c in cells[1:]) + "]"
         observations = ",".join(map(template.format, *[c for c in cells if isinstance(c, list)]))
@@ -151,10 +152,9 @@ def _render(out: Output, blocks: Iterator[Block], version: str) -> Iterator[byte
 Cell = str | list[str]
 
 
-def _positions(block: Block, dims: list[str], index: dict[str, dict[str, str]], varying: str,
-               separator: str) -> list[str]:
-    """Each observation's key as positions in the structure's value lists, joined by ``separator``."""
-    template = separator.join("{}" if c == varying else literal(index[c][block.key[c]]) for c in dims)
+def _positions(block: Block, dims: list[str], index: dict[str, dict[str, str]], varying: str) -> list[str]:
+    """Each observation's key as positions in the structure's value lists, joined by ":"."""
+    template = ":".join("{}" if c == varying else literal(index[c][block.key[c]]) for c in dims)
     codes = cast(list[str], block.observations[varying])  # a key component always has a value
     return list(map(template.format, map(index[varying].__getitem__, codes)))
 
@@ -167,30 +167,21 @@ def _attribute(block: Block, component: str, positions: dict[str, str]) -> Cell:
     return "null" if value is None else positions[value]
 
 
-def _measure_values(values: list[str | None] | None, count: int, measure: Callable[[str | None], str]) -> list[str]:
-    """The observation values as JSON texts; numbers that JSON can write pass as they are."""
-    if values is None:
-        return ["null"] * count
-    if measure is _json_number and None not in values and not any(v in values for v in _NOT_JSON_NUMBERS):
-        return cast(list[str], values)
-    return list(map(measure, values))
-
-
 _NOT_JSON_NUMBERS = ("NaN", "INF", "-INF")
 
 
-def _measure_text(out: Output) -> Callable[[str | None], str]:
-    """The observation value as JSON: a number for a numeric measure (NaN and infinities, which JSON cannot
-    write, as null), a string otherwise."""
+def _measure_column(out: Output) -> Callable[[list[str | None]], list[str]]:
+    """The observation values as JSON: numbers for a numeric measure (NaN and infinities, which JSON cannot
+    write, as null), strings otherwise."""
     rule = out.schema.components[out.schema.measure]
-    if rule.numeric and rule.codes is None:
-        return _json_number
-    return _json_string
+    return _json_numbers if rule.numeric and rule.codes is None else _json_strings
 
 
-def _json_number(value: str | None) -> str:
-    return "null" if value is None or value in _NOT_JSON_NUMBERS else value
+def _json_numbers(values: list[str | None]) -> list[str]:
+    if None not in values and not any(v in values for v in _NOT_JSON_NUMBERS):
+        return cast(list[str], values)  # as they are: the common case costs no per-value call
+    return ["null" if v is None or v in _NOT_JSON_NUMBERS else v for v in values]
 
 
-def _json_string(value: str | None) -> str:
-    return "null" if value is None else json.dumps(value)
+def _json_strings(values: list[str | None]) -> list[str]:
+    return ["null" if v is None else json.dumps(v) for v in values]

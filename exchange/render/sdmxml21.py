@@ -8,6 +8,7 @@ from the blocks' columns. Deletions (``updatedAfter``) come last and go into a s
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -132,7 +133,7 @@ def _dataset_open(out: Output, block: Block | None, structure_specific: bool, ns
     return f"<mes:DataSet {attrs}>"
 
 
-class _Writer:
+class _Writer(ABC):
     """What both flavours share: the layout, and per block each component as a list of XML fragments."""
 
     def __init__(self, out: Output) -> None:
@@ -170,8 +171,9 @@ class _Writer:
                 lists.append(cast(list[str], values))
         return "".join(template), lists
 
+    @abstractmethod
     def block(self, block: Block) -> str:
-        raise NotImplementedError
+        """The block as message text: a Series with its observations, or flat observations."""
 
 
 class _StructureSpecific(_Writer):
