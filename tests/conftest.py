@@ -96,3 +96,12 @@ def auth(token: str, content_type: str | None = "application/xml") -> dict[str, 
 
 def specimen(name: str) -> bytes:
     return (SPECIMENS / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - yields tests.live.LiveHub
+    """One real hub process per test module, on a database of its own, over real HTTP (tests/live.py)."""
+    from tests.live import live_hub
+
+    with live_hub(tmp_path_factory.mktemp("live")) as hub:
+        yield hub
