@@ -157,7 +157,8 @@ def test_list_paging_follows_next_links(live, pushed):
 
 
 @pytest.mark.parametrize("query", ["?limit=0", "?limit=1001", "?offset=-1", "?offset=99999999999999999999",
-                                   "?status=pending", "?dataflow=MIGR%25", "?dataflow=a%00b"])
+                                   "?status=pending", "?dataflow=MIGR%25", "?dataflow=a%00b",
+                                   "?dataflow=" + "A" * 201])
 def test_list_parameters_out_of_bounds_are_refused(live, pushed, query):
     with live.client(pushed.admin) as admin:
         assert admin.get(f"/submissions{query}").status_code == 422

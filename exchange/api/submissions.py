@@ -64,7 +64,7 @@ async def push_data(request: Request, hub: HubDep, principal: PrincipalDep,
 def list_submissions(hub: HubDep, principal: PrincipalDep,
                      offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
                      limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = DEFAULT_LIST,
-                     dataflow: Annotated[str | None, Query(pattern=FLOW_PATTERN)] = None,
+                     dataflow: Annotated[str | None, Query(pattern=FLOW_PATTERN, max_length=200)] = None,
                      status: Annotated[str | None, Query(pattern="^(accepted|rejected)$")] = None) -> dict[str, Any]:
     """A data provider's token lists that provider's submissions, an administrator's every submission.
 
