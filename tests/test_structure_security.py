@@ -87,3 +87,26 @@ def test_entity_is_never_expanded_and_clean_messages_still_pass(live):
         broken = client.post("/structure", content=DECL + b"<!-- never closed " + b"z" * PAST_HEAD,
                              headers=auth(admin))
         assert broken.status_code == 400 and broken.json()["issues"]["first"][0]["code"] == "XML_NOT_WELL_FORMED"
+
+
+def data_message_with(prolog: bytes, root_attribute: bytes) -> bytes:
+    """A valid data message whose root element carries ``root_attribute``, after ``prolog``."""
+    from tests.helpers import simple_message
+
+    message = simple_message()
+    body = message.split(b"?>", 1)[1] if message.startswith(b"<?xml") else message
+    return DECL + prolog + body.replace(b"<mes:StructureSpecificData", b"<mes:StructureSpecificData " + root_attribute, 1)
+
+
+@pytest.mark.parametrize("padding", [b"", b"<!--" + b"x" * PAST_HEAD + b"-->\n"], ids=["at-once", "after-64KB"])
+def test_push_refuses_a_dtd_before_expanding_it(live, padding):
+    """POST /data streams its body: the prolog is watched as it streams, so a DOCTYPE after 64 KB of comments
+    is refused before libxml2 reads its entities (the old code expanded the laughs into the root's attribute
+    until libxml2's amplification limit stopped it, and answered XML_NOT_WELL_FORMED)."""
+    laughs = LAUGHS.replace(b"mes:Structure", b"mes:StructureSpecificData")
+    body = data_message_with(padding + laughs, b'note="&a9;"')
+    token = live.token("KAZ")
+    with live.client(token) as client:
+        response = client.post("/data", content=body, headers=auth(token))
+    assert response.status_code == 400, response.text[:500]
+    assert response.json()["issues"]["first"][0]["code"] == "XML_DTD_FORBIDDEN"

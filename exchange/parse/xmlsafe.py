@@ -77,6 +77,33 @@ class _PrologWatch:
         return None
 
 
+class PrologGuard:
+    """A read-through wrapper for streamed parsing: every chunk is shown to a prolog watcher before the real
+    parser gets it, so a DOCTYPE after any amount of comments is refused before libxml2 reads its entity
+    declarations (the streamed counterpart of ``refuse_dtd``; costs nothing once the root element is met)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.watch: Any = etree.XMLParser(target=_PrologWatch(), resolve_entities=False, no_network=True,
+                                          load_dtd=False, huge_tree=False)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if self.watch is not None:
+            try:
+                if data:
+                    self.watch.feed(data)
+                else:
+                    self.watch.close()
+            except _PrologEnd as end:
+                self.watch = None
+                if end.doctype:
+                    raise _dtd_forbidden() from None
+            except etree.XMLSyntaxError:
+                self.watch = None  # the real parser reports it, with its line and column
+        return data
+
+
 def refuse_dtd(data: bytes, chunk: int = HEAD_BYTES) -> None:
     """Raise MessageError (400) when ``data`` has a DOCTYPE anywhere in its prolog, or a prolog that is not
     well-formed. libxml2 reads the prolog itself (so every encoding it accepts is covered) but is stopped
