@@ -174,6 +174,8 @@ class _Source:
             except ValueError as exc:  # an integer of more than 4300 digits
                 raise _malformed(f"The JSON holds a value that cannot be read: {exc}.", self.where()) from exc
             else:
+                if end - self.pos > limit:
+                    raise self._too_long(limit)
                 if end < len(self.buf) or self.eof:  # a number could go on in the part not read yet
                     self.pos = end
                     return value
@@ -181,10 +183,13 @@ class _Source:
 
     def _decode_error(self, exc: json.JSONDecodeError, too_long: bool, limit: int) -> MessageError:
         if too_long:
-            return MessageError("TOO_LARGE", f"A single JSON value is longer than the hub reads whole ({limit} "
-                                "characters).", "Split the message, or shorten the value (SDMX-JSON needs no value "
-                                "this long).", status=413, where=self.where())
+            return self._too_long(limit)
         return _malformed(f"The JSON cannot be read: {exc.msg}.", self.where(exc.pos))
+
+    def _too_long(self, limit: int) -> MessageError:
+        return MessageError("TOO_LARGE", f"A single JSON value is longer than the hub reads whole ({limit} "
+                            "characters).", "Split the message, or shorten the value (SDMX-JSON needs no value "
+                            "this long).", status=413, where=self.where())
 
     def members(self) -> Iterator[str]:
         """The keys of the object that starts here; the caller reads each member's value before the next key."""
