@@ -401,6 +401,10 @@ class _Outline:
     structures: list[Any] = field(default_factory=list)
     headers: list[dict[str, Any]] = field(default_factory=list)
     late: dict[tuple[int, int], Any] = field(default_factory=dict)  # (dataset, series ordinal) -> attributes
+    v1: bool = False  # SDMX-JSON 1.0: one data.structure
+
+    def structure_paths(self) -> list[str]:
+        return ["data.structure"] if self.v1 else [f"data.structures[{i}]" for i in range(len(self.structures))]
 
 
 def _outline(src: _Source) -> _Outline:
@@ -420,7 +424,7 @@ def _outline(src: _Source) -> _Outline:
             if data_key == "structures":
                 outline.structures = _array(src.value(MAX_VALUE_CHARS, _STRUCTURE_DECODER), "data.structures")
             elif data_key == "structure":
-                outline.structures = [src.value(MAX_VALUE_CHARS, _STRUCTURE_DECODER)]
+                outline.structures, outline.v1 = [src.value(MAX_VALUE_CHARS, _STRUCTURE_DECODER)], True
             elif data_key == "dataSets":
                 found = True
                 _outline_datasets(src, outline)
@@ -430,7 +434,6 @@ def _outline(src: _Source) -> _Outline:
     if not found:
         raise _not_sdmx()
     return outline
-
 
 
 def _not_sdmx() -> MessageError:
@@ -486,7 +489,8 @@ def _outline_series(src: _Source, outline: _Outline, dataset: int, where: str) -
 def parse(stream: BinaryIO) -> Iterator[Obs]:
     with tempfile.TemporaryFile() as copy:
         outline = _outline(_Source(stream, copy))
-        structures = [_structure(raw, f"data.structures[{i}]") for i, raw in enumerate(outline.structures)]
+        structures = [_structure(raw, path) for raw, path in zip(outline.structures, outline.structure_paths(),
+                                                                 strict=True)]
         copy.seek(0)
         yield from _observations(_Source(copy), outline, structures)  # type: ignore[arg-type]
 
