@@ -157,6 +157,13 @@ MALFORMED = {
                                     "JSON_MALFORMED", "observations[0]"),
     "a lone surrogate in a code": (_set("data/structures/0/attributes/observation/0/values", [{"id": "X"}]).replace(
         b'{"id": "X"}', b'{"id": "\\udc00A"}'), "JSON_MALFORMED", "values[0]"),
+    "a NUL in a series key": (body(message({"RUS": [("2015", 1)]})).replace(b'"0:0:0:0:0:0:0:0:0:0"',
+                                                                         b'"0:0:0:0:0:0:0:0:0:0\\u0000"'),
+                              "JSON_BAD_INDEX", "series[0:0:0:0:0:0:0:0:0:0\\x00]"),
+    "a control character in a component id": (_set("data/structures/0/measures/observation", [{"id": "OBS\u0001"}]),
+                                              "JSON_SCHEMA_VIOLATION", "measures.observation[0]"),
+    "a NUL in a link URN": (_set("data/structures/0/links", [{"rel": "dataflow", "urn": FLOW_URN + "\u0000"}]),
+                            "JSON_SCHEMA_VIOLATION", "links[0]"),
     "a syntax error": (b'{"data": {"dataSets": [\n  {"series": {"0": {"observations": {"0": [1,]}}}}]}}',
                        "JSON_MALFORMED", "line 2, column"),
     "text after the message": (body(message({"RUS": [("2015", 1)]})) + b" {}", "JSON_MALFORMED", "column"),
@@ -175,6 +182,7 @@ def test_malformed_json_is_400_naming_what_and_where(kaz, case):
     issue = only_issue(response)
     assert issue["code"] == code and where in issue["where"], issue
     assert issue["message"] and issue["fix"]
+    assert all(c.isprintable() for c in issue["message"] + issue["where"]), issue  # what the sender wrote, escaped
 
 
 def test_nested_arrays_as_the_whole_body_are_not_sdmx_data(kaz):

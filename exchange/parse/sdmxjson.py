@@ -31,7 +31,10 @@ from exchange.rows import Action, DataSet, MessageError, Obs, StructureRef
 
 _KINDS = {"dataflow": "dataflow", "datastructure": "datastructure", "provisionagreement": "provisionagreement"}
 #: urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=AGENCY:ID(VERSION) (SDMX 2.1 Section 5, URN structure)
-_URN = re.compile(r"^urn:sdmx:org\.sdmx\.infomodel\.[a-z]+\.[A-Za-z]+=([^:=()\s]+):([^:=()\s]+)(?:\(([^()\s]*)\))?$")
+_URN = re.compile(r"urn:sdmx:org\.sdmx\.infomodel\.[a-z]+\.[A-Za-z]+=([A-Za-z0-9_@$.\-]+):([A-Za-z0-9_@$\-]+)"
+                  r"(?:\(([A-Za-z0-9_.+*\-]*)\))?")
+#: an SDMX identifier (SDMX 2.1 SDMXCommon.xsd, IDType)
+_ID = re.compile(r"[A-Za-z0-9_@$\-]+")
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = " \t\n\r"
 #: an object member's name without escapes and the ':' after it (the common case, matched in one go)
@@ -344,16 +347,26 @@ def _entry_value(entry: Any, where: str) -> str | None:
     return _text(str(value), where)
 
 
+def _identifier(ident: Any, where: str) -> str:
+    if not isinstance(ident, str) or _ID.fullmatch(ident) is None:
+        raise _shape(f"{where}.id is {_label(ident) if isinstance(ident, str) else _kind(ident)}; a component id is "
+                     "an SDMX identifier (letters, digits, '_', '-', '@', '$').", where)
+    return ident
+
+
+def _label(text: str) -> str:
+    """``text`` for an issue: control characters and lone surrogates escaped (keys and ids are echoed back)."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _components(container: Any, level: str, where: str) -> list[_Component]:
     items = _array(_object(container, where).get(level, []), f"{where}.{level}")
     out = []
     for i, item in enumerate(items):
         at = f"{where}.{level}[{i}]"
-        ident = _object(item, at).get("id")
-        if not isinstance(ident, str) or not ident:
-            raise _shape(f"{at} has no 'id' string.", at)
+        ident = _identifier(_object(item, at).get("id"), at)
         values = _array(item.get("values", []), f"{at}.values")
-        out.append(_Component(_text(ident, at), [_entry_value(v, f"{at}.values[{j}]") for j, v in enumerate(values)]))
+        out.append(_Component(ident, [_entry_value(v, f"{at}.values[{j}]") for j, v in enumerate(values)]))
     return out
 
 
@@ -364,7 +377,7 @@ def _reference(links: Any, where: str) -> StructureRef | None:
         urn = link.get("urn")
         if not kind or urn is None:
             continue
-        match = _URN.match(urn) if isinstance(urn, str) else None
+        match = _URN.fullmatch(urn) if isinstance(urn, str) else None
         if match is None:
             raise _shape(f"{at}.urn {urn!r} is not an SDMX URN.", at, "Write the URN in full, e.g. urn:sdmx:org.sdmx."
                          "infomodel.datastructure.Dataflow=UNECE:MIGR_FLOW(1.0).")
@@ -379,8 +392,8 @@ def _structure(raw: Any, where: str) -> _Structure:
     measures = _object(raw.get("measures", {}), f"{where}.measures").get("observation") or [{"id": "OBS_VALUE"}]
     measure_ids = []
     for i, measure in enumerate(_array(measures, f"{where}.measures.observation")):
-        ident = _object(measure, f"{where}.measures.observation[{i}]").get("id")
-        measure_ids.append(ident if isinstance(ident, str) and ident else "OBS_VALUE")
+        at = f"{where}.measures.observation[{i}]"
+        measure_ids.append(_identifier(_object(measure, at).get("id", "OBS_VALUE"), at))
     return _Structure(
         _reference(raw.get("links", []), f"{where}.links"),
         _components(dims, "dataSet", f"{where}.dimensions"), _components(dims, "series", f"{where}.dimensions"),
@@ -468,7 +481,7 @@ def _outline_series(src: _Source, outline: _Outline, dataset: int, where: str) -
         raise _shape(f"{where} is {src.kind()}; SDMX-JSON wants an object of series, keyed "
                      "by series key ('0:1:0').", where)
     for ordinal, key in enumerate(src.members()):
-        at = f"{where}[{key}]"
+        at = f"{where}[{_label(key)}]"
         if src.peek() != "{":
             raise _shape(f"{at} is {src.kind()}; a series is an object.", at)
         seen_observations = False
@@ -555,7 +568,7 @@ class _Dataset:
     def series(self, src: _Source) -> Iterator[Obs]:
         dims = self.structure.series_dims
         for ordinal, series_key in enumerate(src.members()):
-            where = f"{self.info.where}.series[{series_key}]"
+            where = f"{self.info.where}.series[{_label(series_key)}]"
             key = _key(dims, series_key, where)
             late = self.late(ordinal)
             if late is not None:
@@ -583,7 +596,7 @@ class _Dataset:
                          "keyed by observation key ('0').", where)
         dims, measures, attrs = self.structure.obs_dims, self.structure.measures, self.structure.obs_attrs
         for obs_key in src.members():
-            at = f"{where}[{obs_key}]"
+            at = f"{where}[{_label(obs_key)}]"
             array = src.value(MAX_ROW_CHARS)
             values = {k: v for k, v in _key(dims, obs_key, at).items() if v is not None}
             if not isinstance(array, list):
