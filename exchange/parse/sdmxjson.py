@@ -328,7 +328,7 @@ def _array(value: Any, where: str) -> list[Any]:
 
 def _text(value: str, where: str) -> str:
     if not value.isascii() and _SURROGATE.search(value):
-        raise _malformed(f"A string holds a lone UTF-16 surrogate ({value.encode('utf-8', 'backslashreplace')!r}); "
+        raise _malformed(f"A string holds a lone UTF-16 surrogate: \"{_label(value[:100])}\"; "
                          "it is not a character and cannot be stored.", where)
     return value
 
