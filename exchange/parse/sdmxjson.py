@@ -500,11 +500,22 @@ def _outline_series(src: _Source, outline: _Outline, dataset: int, where: str) -
 
 
 def parse(stream: BinaryIO) -> Iterator[Obs]:
-    with tempfile.TemporaryFile() as copy:
+    """Read the message's small parts now (so a malformed message is refused before the hub takes any lock),
+    and return the observations, read from a temporary copy as they are iterated."""
+    copy = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the generator, which closes it
+    try:
         outline = _outline(_Source(stream, copy))
         structures = [_structure(raw, path) for raw, path in zip(outline.structures, outline.structure_paths(),
                                                                  strict=True)]
         copy.seek(0)
+    except BaseException:
+        copy.close()
+        raise
+    return _replay(copy, outline, structures)
+
+
+def _replay(copy: IO[bytes], outline: _Outline, structures: list[_Structure]) -> Iterator[Obs]:
+    with copy:
         yield from _observations(_Source(copy), outline, structures)  # type: ignore[arg-type]
 
 
