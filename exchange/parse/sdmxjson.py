@@ -4,9 +4,10 @@ SDMX-JSON indexes every component value in the structure part and refers to posi
 object's members may come in any order (RFC 8259 section 4): the structure may follow the data, a dataset's
 ``action`` may follow its ``series``. So the message is read twice, never whole:
 
-1. the first pass copies the text to a temporary file and keeps only the small parts: the structures, each
-   dataset's header (``structure``, ``action``, ``links``, ``attributes``) and the attributes of the rare
-   series that give them after their observations;
+1. the first pass, run when ``parse`` is called (before the hub takes any lock), copies the body to a
+   temporary file, checks the whole syntax and keeps only the small parts: the structures, each dataset's
+   header (``structure``, ``action``, ``links``, ``attributes``) and the attributes of the rare series that
+   give them after their observations;
 2. the second pass reads the copy again and yields one ``Obs`` per observation as its array is read.
 
 Only single JSON values are ever decoded whole (an observation array, a series' attribute list, a structure),
