@@ -226,17 +226,19 @@ def test_non_finite_numbers_reach_the_validator_as_written(literal):
     assert [r.values["OBS_VALUE"] for r in rows] == [NON_FINITE[literal]]
 
 
-def refuses(live, token: str, value: str, code: str) -> bool:
-    """Whether the hub's validator already refuses ``value`` as OBS_VALUE through SDMX-CSV (with ``code``)."""
-    with live.client(token) as client:
-        response = push(client, csv20([csv_row(period="1999", value=value)]), "application/vnd.sdmx.data+csv;"
-                        "version=2.0.0")
+def refuses(live, code: str, value: str = "1", comment: str = "") -> bool:
+    """Whether the hub's validator already refuses, through SDMX-CSV, ``value`` as OBS_VALUE or ``comment`` as
+    COMMENT_OBS with ``code`` (the rules for non-finite numbers and XML characters are added apart)."""
+    header = f"STRUCTURE,STRUCTURE_ID,ACTION,{','.join(FLOW_KEY)},TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MULT,COMMENT_OBS"
+    content = csv20([csv_row(period="1999", value=value) + f",{comment}"], header=header)
+    with live.client(live.token("KAZ")) as client:
+        response = push(client, content, "application/vnd.sdmx.data+csv;version=2.0.0")
     return response.status_code == 422 and code in {i["code"] for i in response.json()["issues"]["first"]}
 
 
 @pytest.mark.parametrize("literal", list(NON_FINITE))
 def test_non_finite_numbers_are_refused_as_non_numeric(live, kaz, literal):
-    if not refuses(live, live.token("KAZ"), "inf", "NON_NUMERIC"):
+    if not refuses(live, "NON_NUMERIC", value="inf"):
         pytest.skip("the validator does not refuse non-finite numbers yet (validate.py, issue #9)")
     content = _series({"observations": {"0": ["VALUE", 0]}}).replace(b'"VALUE"', literal.encode())
     response = push(kaz, content)
@@ -248,13 +250,18 @@ def test_non_finite_numbers_are_refused_as_non_numeric(live, kaz, literal):
 @pytest.mark.parametrize("char", ["\u0000", "\u0001", "\u001b"])
 def test_characters_xml_cannot_carry_are_refused_not_stored(live, kaz, char):
     """NUL (which PostgreSQL cannot store), 0x01 and 0x1B reach the validator as text and are refused there."""
-    if not refuses(live, live.token("KAZ"), "1\x01", "INVALID_CHARACTER"):
+    if not refuses(live, "INVALID_CHARACTER", comment="a\x01b"):
         pytest.skip("the validator has no INVALID_CHARACTER rule yet (validate.py, issue #9)")
-    for content in (_series({"observations": {"0": [f"1{char}2", 0]}}),
-                    _set("data/structures/0/attributes/observation/0/values", [{"id": f"A{char}"}])):
-        response = push(kaz, content)
-        assert response.status_code == 422, response.text
-        assert "INVALID_CHARACTER" in {i["code"] for i in response.json()["issues"]["first"]}, response.text
+    document = message({"RUS": [("2014", 1)]})
+    document["data"]["structures"][0]["attributes"]["observation"].append(
+        {"id": "COMMENT_OBS", "values": [{"value": f"note{char}"}]})
+    first_series(document)["observations"]["0"] = [1, 0, 0]
+    response = push(kaz, body(document))
+    assert response.status_code == 422, response.text
+    assert "INVALID_CHARACTER" in {i["code"] for i in response.json()["issues"]["first"]}, response.text
+    response = push(kaz, _series({"observations": {"0": [f"1{char}2", 0]}}))
+    assert response.status_code == 422, response.text
+    assert {"INVALID_CHARACTER", "NON_NUMERIC"} & {i["code"] for i in response.json()["issues"]["first"]}
     assert char not in stored_csv(kaz)
 
 
