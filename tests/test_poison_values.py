@@ -84,7 +84,7 @@ def test_finite_numbers_still_pass(live):
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x0c", "\uffff"])
 def test_characters_xml_cannot_carry_are_refused_with_a_located_issue(live, char):
     for body, content_type, where in ((csv_message(comment=f"bad{char}text"), CSV_20, "row 2"),
-                                      (json_message(comment=f"bad{char}text"), JSON_20, "dataSets[0]")):
+                                      (json_message(comment=f"bad{char}text"), JSON_20, "data.dataSets[0]")):
         response = push(live, body, content_type)
         assert response.status_code == 422, response.text
         assert codes(response) == ["INVALID_CHARACTER"]
