@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
+from sqlalchemy import text
 
+from alembic import context
 from exchange.settings import Settings
 from exchange.store.engine import make_engine
 from exchange.store.tables import metadata
@@ -19,9 +20,14 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     engine = make_engine(Settings(database_url=url))
-    with engine.connect() as connection:
+    # One migrator at a time, and it reads the current revision only once it holds the lock: hubs started
+    # together on a database that is behind never run the same migration twice. SQLite: BEGIN IMMEDIATE.
+    with engine.execution_options(write=True).connect() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                key = "hashtext(coalesce(current_schema(), '') || '.alembic')"
+                connection.execute(text(f"SELECT pg_advisory_xact_lock({key})"))
             context.run_migrations()
     engine.dispose()
 

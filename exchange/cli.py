@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exchange", description="SDMX hub for international migration statistics.")
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the hub (creates the database tables on an empty database)")
+    serve = sub.add_parser("serve", help="run the hub (creates or migrates the database tables first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)

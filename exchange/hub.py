@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from alembic import command
@@ -34,6 +36,15 @@ def database_is_empty(engine: Engine) -> bool:
     return not inspect(engine).has_table("alembic_version")
 
 
+def database_is_behind(engine: Engine, settings: Settings) -> bool:
+    """True when the database is empty or at an older revision than this code's migrations."""
+    if database_is_empty(engine):
+        return True
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current != set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+
+
 @dataclass
 class Hub:
     settings: Settings
@@ -52,9 +63,9 @@ class Hub:
 
 
 def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
-    """Connect, create the fixed tables on an empty database, load structures (shipped and pushed)."""
+    """Connect, create or migrate the fixed tables (an empty or older database), load structures (shipped and pushed)."""
     engine = make_engine(settings)
-    if migrate and database_is_empty(engine):
+    if migrate and database_is_behind(engine, settings):
         upgrade_database(settings)
     catalog = load_catalog(Path(settings.structures_dir), stored_structures(engine))
     tables = DataTables()

@@ -1,4 +1,7 @@
-"""The push use case: detect -> parse -> map -> validate -> stage -> whole-message checks -> apply, in ONE transaction.
+"""The push use case: detect -> parse -> map -> validate -> stage -> whole-message checks -> apply, all or nothing.
+
+PostgreSQL runs it in one transaction; SQLite commits the staging (temporary tables only) and applies in a
+second, BEGIN IMMEDIATE, transaction, so the database's single write lock is not held while a body is read.
 
 A rejected or failed message leaves the observation tables exactly as they were; its report is still
 kept (``submission`` and ``submission_issue``, written in their own short transaction).
@@ -14,10 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from exchange.body import Body, open_decoded, peek
 from exchange.catalog import Catalog
-from exchange.locks import ScopeBusy, ScopeLocks
+from exchange.locks import ScopeBusy, ScopeLocks, WriteConflict, is_unique_violation
 from exchange.mapping import Mappings
 from exchange.media import detect
 from exchange.parse import parser_for
@@ -91,6 +95,8 @@ class Ingestor:
             status = exc.status
         except ScopeBusy as exc:
             return Outcome(409, {"status": "rejected", "code": 409, "message": str(exc), "scope": exc.scope})
+        except WriteConflict as exc:
+            return Outcome(409, {"status": "rejected", "code": 409, "message": str(exc)})
         try:
             outcome = self._outcome(run, status)
             if status != 200:
@@ -105,11 +111,18 @@ class Ingestor:
         stream = open_decoded(body, self.settings.max_upload_bytes)
         fmt = detect(content_type, peek(stream))
         observations = self.mappings.remap(parser_for(fmt)(stream), run.principal.provider, self.catalog)
-        try:
-            with begin_write(self.engine) as conn:
-                status = self._in_transaction(conn, ScopeLocks(conn), run, observations, body, content_type)
-        except _Rejected:
-            return self._rejection_status(run)
+        with self.engine.connect() as conn:
+            locks = ScopeLocks(conn)
+            try:
+                status = self._in_transaction(conn, locks, run, observations, body, content_type)
+                conn.commit()
+            except BaseException as exc:
+                _abandon(conn, locks)
+                if isinstance(exc, _Rejected):
+                    return self._rejection_status(run)
+                if isinstance(exc, IntegrityError) and is_unique_violation(exc):
+                    raise WriteConflict from exc
+                raise
         self._refresh_statistics(run)
         return status
 
@@ -139,16 +152,24 @@ class Ingestor:
 
     def _in_transaction(self, conn: Connection, locks: ScopeLocks, run: _Run, observations: Iterator[Obs],
                         body: Body, content_type: str | None) -> int:
+        """Read, validate and stage the message, then take the write locks of its tables and apply it.
+
+        Only the apply step holds the write lock (exchange.locks): a large message being read never blocks
+        another country's push.
+        """
         stage = self.check(conn, run, self._locked(observations, locks, run))
         if run.log.errors:
             raise _Rejected
-        ctx = WriteContext(conn, run.submission_id, run.principal.reporter, run.received_at)
+        locks.begin_writing(self.tables.table(segment.schema).name for segment in stage.segments)
+        # versions are stamped once the write lock is held, so their times follow the order they were applied in
+        ctx = WriteContext(conn, run.submission_id, run.principal.reporter, datetime.now(UTC))
         for segment in stage.segments:
             table = self.tables.ensure(conn, segment.schema)
             counts, warnings = apply_segment(ctx, segment, table, stage.table(segment.schema))
             run.counts[segment.index] = counts
             for issue in warnings:
                 run.log.add(issue)
+        ctx.close()
         stage.drop()
         if run.observations == 0:
             run.log.add(make_issue("EMPTY_MESSAGE", "The message holds no observation."))
@@ -235,6 +256,15 @@ class Ingestor:
         if last is None or last.sha256 != body.sha256 or last.provider != principal.reporter:
             return None
         return Outcome(last.http_status, json.loads(last.result), replayed=True)
+
+
+def _abandon(conn: Connection, locks: ScopeLocks) -> None:
+    """Roll a failed push back. Once SQLite's staging was committed (the write phase began), close the connection
+    instead, so that its temporary tables and their rows go with it rather than wait in the pool."""
+    if locks.writing and conn.dialect.name == "sqlite":
+        conn.invalidate()
+    else:
+        conn.rollback()
 
 
 def _summary(accepted: bool, run: _Run, datasets: list[dict[str, Any]]) -> str:

@@ -7,6 +7,7 @@ administrator is stored without a code change; ``dsd_table`` records which table
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from sqlalchemy import (
@@ -103,7 +104,9 @@ def data_table(schema: DsdSchema, md: MetaData | None = None) -> Table:
     """The observation table of a DSD: one row per observation version (history is never overwritten).
 
     A row is current while ``_superseded_at`` is NULL; ``_deleted`` rows are tombstones recording a Delete,
-    so ``updatedAfter`` can report deletions and ``asOf`` can rebuild any past state.
+    so ``updatedAfter`` can report deletions and ``asOf`` can rebuild any past state. At most one version of
+    an observation (its series key and TIME_PERIOD, SDMX-IM "observation key") is current: a partial unique
+    index enforces it, so no concurrency bug can ever serve an observation twice.
     """
     name = table_name(schema)
     md = md if md is not None else MetaData()
@@ -130,7 +133,23 @@ def data_table(schema: DsdSchema, md: MetaData | None = None) -> Table:
     )
     Index(f"ix_{name}_key"[:63], *[c for c in key_cols], table.c._superseded_at)
     Index(f"ix_{name}_rec"[:63], table.c._recorded_at)
+    current_version_index(table, key_cols)
     return table
+
+
+def current_index_name(table_name: str) -> str:
+    """``uq_<table>_current``, shortened with a hash when over PostgreSQL's 63 characters (names stay distinct)."""
+    name = f"uq_{table_name}_current"
+    if len(name) <= 63:
+        return name
+    return f"uq_{table_name[:40]}_{hashlib.sha256(table_name.encode()).hexdigest()[:10]}_current"
+
+
+def current_version_index(table: Table, key_cols: list[Column]) -> Index:
+    """The guarantee "one current version per observation key": unique over the key, only where the row is current."""
+    current = table.c._superseded_at.is_(None)
+    return Index(current_index_name(table.name), *key_cols, unique=True, sqlite_where=current,
+                 postgresql_where=current)
 
 
 def _value_column(schema: DsdSchema, component: str) -> Column:
@@ -154,3 +173,8 @@ def stage_table(schema: DsdSchema, md: MetaData) -> Table:
         *[_value_column(schema, a) for a in schema.attributes],
         prefixes=["TEMPORARY"],
     )
+
+
+def plan_table(md: MetaData) -> Table:
+    """A temporary table of one write step's plan: the staged row (``seq``) and the version it replaces."""
+    return Table("write_plan", md, Column("seq", Integer), Column("old_id", Integer), prefixes=["TEMPORARY"])

@@ -4,20 +4,24 @@ Semantics follow the REST maintenance draft (rest-api/draft, "Maintaining relate
 Merge updates or inserts the values given and keeps the others; Replace replaces observation-level
 values (omitted ones become empty) and merges higher-level attributes; Delete removes observations
 (or only the attribute/measure values given), with omitted dimensions as wildcards. Nothing is
-overwritten: a new version is inserted and the previous one gets ``_superseded_at``.
+overwritten: a new version is inserted and the previous one gets ``_superseded_at`` - first the old
+version is closed, then the new one inserted, so at no moment are two versions of a key current.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    MetaData,
+    Select,
     Table,
     and_,
+    delete,
     false,
     func,
     insert,
@@ -31,6 +35,7 @@ from sqlalchemy import (
 from exchange.catalog import DsdSchema
 from exchange.rows import Action, Issue
 from exchange.store.stage import Segment
+from exchange.store.tables import plan_table
 from exchange.validate import make_issue
 
 
@@ -54,6 +59,21 @@ class WriteContext:
     submission_id: str
     provider: str
     now: datetime
+    _plan: Table | None = field(default=None, repr=False)
+
+    def plan(self) -> Table:
+        """The temporary table of planned versions (created on first use, on this connection)."""
+        if self._plan is None:
+            table = plan_table(MetaData())
+            table.drop(self.conn, checkfirst=True)
+            table.create(self.conn)
+            self._plan = table
+        return self._plan
+
+    def close(self) -> None:
+        if self._plan is not None:
+            self._plan.drop(self.conn)
+            self._plan = None
 
 
 def _current(table: Any) -> ColumnElement[bool]:
@@ -84,60 +104,74 @@ def apply_segment(ctx: WriteContext, segment: Segment, obs: Table, stage: Table)
     return _upsert(ctx, segment, obs, stage), []
 
 
-def _watermark(conn: Connection, obs: Table) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(obs.c._id), 0))).scalar_one())
+def _plan(ctx: WriteContext, rows: Select[Any]) -> Table:
+    """Fill the plan with ``rows`` (stage ``seq``, current version ``old_id``): what this step will write.
 
-
-def _supersede(ctx: WriteContext, obs: Table, watermark: int) -> int:
-    """Close the versions that the rows this submission wrote after ``watermark`` replace (``_replaces``).
-
-    Primary-key look-ups only: the cost follows the size of the message, not of the table. Returns how
-    many observations (not tombstones) were replaced.
+    Every step plans first, then closes the versions it replaces (``_supersede``), then inserts the new ones
+    (``_insert_planned``): the new version only becomes current once the old one no longer is, as the
+    store's unique index over the current rows requires.
     """
-    new, old = obs.alias("new"), obs.alias("old")
-    mine = and_(new.c._id > watermark, new.c._submission == ctx.submission_id, new.c._replaces.is_not(None))
-    replaced = ctx.conn.execute(
-        select(func.count()).select_from(new.join(old, old.c._id == new.c._replaces))
-        .where(mine, old.c._deleted == false())
-    ).scalar_one()
+    plan = ctx.plan()
+    ctx.conn.execute(delete(plan))
+    ctx.conn.execute(insert(plan).from_select(["seq", "old_id"], rows))
+    return plan
+
+
+def _supersede(ctx: WriteContext, obs: Table, plan: Table) -> tuple[int, int]:
+    """Close the current versions the plan replaces. Returns (planned rows, observations replaced).
+
+    Primary-key look-ups only: the cost follows the size of the message, not of the table. Replaced
+    observations do not count tombstones (a deleted observation written again is an insertion).
+    """
+    planned, replaced = ctx.conn.execute(
+        select(func.count(), func.count(obs.c._id))
+        .select_from(plan.outerjoin(obs, and_(obs.c._id == plan.c.old_id, obs.c._deleted == false())))
+    ).one()
     ctx.conn.execute(
-        update(obs).where(obs.c._id.in_(select(new.c._replaces).where(mine)))
+        update(obs).where(obs.c._id.in_(select(plan.c.old_id).where(plan.c.old_id.is_not(None))))
         .values(_superseded_at=ctx.now, _superseded_by=ctx.submission_id)
     )
-    return int(replaced)
+    return int(planned), int(replaced)
+
+
+def _insert_planned(ctx: WriteContext, obs: Table, columns: list[str], rows: Select[Any]) -> None:
+    meta = ["_submission", "_provider", "_recorded_at", "_replaces", "_deleted"]
+    ctx.conn.execute(insert(obs).from_select([*columns, *meta], rows))
+
+
+def _stamp(ctx: WriteContext, replaces: Any, deleted: bool) -> list[Any]:
+    """The bookkeeping columns of a new version, in ``_insert_planned``'s order."""
+    return [literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), replaces, literal(deleted)]
 
 
 def _upsert(ctx: WriteContext, segment: Segment, obs: Table, stage: Table) -> Counts:
-    """Write the staged rows that are new or differ from the current version; one join pass.
+    """Write the staged rows that are new or differ from the current version.
 
     The current version may be a tombstone (a deleted observation): its values are all empty, so the new
     row is written in full, and counted as inserted.
     """
     schema = segment.schema
     old = obs.alias("old")
-    join_on = and_(_key_match(old, stage, schema), old.c._superseded_at.is_(None))
     obs_level = _obs_level(schema)
-    new_values: dict[str, Any] = {}
-    for name in _value_columns(schema):
+
+    def merged(name: str) -> ColumnElement[Any]:
         if segment.action is Action.REPLACE and name in obs_level:
-            new_values[name] = stage.c[name]
-        else:
-            new_values[name] = func.coalesce(stage.c[name], old.c[name])
+            return stage.c[name]
+        return func.coalesce(stage.c[name], old.c[name])
+
+    new_values = {name: merged(name) for name in _value_columns(schema)}
     differs = or_(old.c._deleted == true(), *[new_values[n].is_distinct_from(old.c[n]) for n in new_values])
     time_col = stage.c[schema.time_dimension.lower()] if schema.time_dimension else None
     in_segment = and_(stage.c.segment == segment.index, time_col.is_not(None) if time_col is not None else true())
-    watermark = _watermark(ctx.conn, obs)
+    join_on = and_(_key_match(old, stage, schema), old.c._superseded_at.is_(None))
+    plan = _plan(ctx, select(stage.c.seq, old.c._id).select_from(stage.outerjoin(old, join_on))
+                 .where(in_segment, or_(old.c._id.is_(None), differs)))
+    written, replaced = _supersede(ctx, obs, plan)
     keys = [k.lower() for k in schema.key_components]
-    columns = [*keys, "_period_start", "_period_end", *new_values]
-    selected = select(
+    _insert_planned(ctx, obs, [*keys, "_period_start", "_period_end", *new_values], select(
         *[stage.c[k] for k in keys], stage.c._period_start, stage.c._period_end,
-        *[new_values[n].label(n) for n in new_values],
-        literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), old.c._id, literal(False),
-    ).select_from(stage.outerjoin(old, join_on)).where(in_segment, or_(old.c._id.is_(None), differs))
-    ctx.conn.execute(insert(obs).from_select(
-        [*columns, "_submission", "_provider", "_recorded_at", "_replaces", "_deleted"], selected))
-    written = _written_since(ctx, obs, watermark)
-    replaced = _supersede(ctx, obs, watermark)
+        *[new_values[n].label(n) for n in new_values], *_stamp(ctx, plan.c.old_id, False),
+    ).select_from(plan.join(stage, stage.c.seq == plan.c.seq).outerjoin(old, old.c._id == plan.c.old_id)))
     series_only = segment.rows - _staged_with_time(ctx, stage, in_segment)
     return Counts(inserted=written - replaced, replaced=replaced, unchanged=segment.rows - series_only - written)
 
@@ -156,20 +190,16 @@ def _delete(ctx: WriteContext, segment: Segment, obs: Table, stage: Table) -> tu
     )]
     whole = and_(*[stage.c[n].is_(None) for n in values])
     counts = Counts()
-    watermark = _watermark(ctx.conn, obs)
-    keys = [k.lower() for k in schema.key_components]
     matches_whole_delete = (
         select(literal(1)).select_from(stage)
         .where(in_segment, whole, _key_match(obs, stage, schema, wildcard=True)).exists()
     )
-    tombstones = select(
-        *[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end,
-        literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), obs.c._id, literal(True),
-    ).where(_current(obs), obs.c._id <= watermark, matches_whole_delete)
-    ctx.conn.execute(insert(obs).from_select(
-        [*keys, "_period_start", "_period_end", "_submission", "_provider", "_recorded_at", "_replaces", "_deleted"],
-        tombstones))
-    counts.deleted += _supersede(ctx, obs, watermark)
+    plan = _plan(ctx, select(literal(None), obs.c._id).where(_current(obs), matches_whole_delete))
+    counts.deleted += _supersede(ctx, obs, plan)[1]
+    keys = [k.lower() for k in schema.key_components]
+    _insert_planned(ctx, obs, [*keys, "_period_start", "_period_end"], select(
+        *[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end, *_stamp(ctx, obs.c._id, True),
+    ).select_from(plan.join(obs, obs.c._id == plan.c.old_id)))
     for row in ctx.conn.execute(select(stage).where(in_segment, ~whole).order_by(stage.c.seq)).mappings():
         counts.replaced += _delete_values(ctx, schema, obs, row, values)
     return counts, issues
@@ -179,22 +209,14 @@ def _delete_values(ctx: WriteContext, schema: DsdSchema, obs: Table, row: Any, v
     """Delete only the measure/attribute values a Delete row names, on every observation it matches."""
     keys = [k.lower() for k in schema.key_components]
     match = and_(*[obs.c[k] == row[k] for k in keys if row[k] is not None], _current(obs))
-    watermark = _watermark(ctx.conn, obs)
+    plan = _plan(ctx, select(literal(None), obs.c._id).where(match))
+    replaced = _supersede(ctx, obs, plan)[1]
     new_values = [literal(None).label(n) if row[n] is not None else obs.c[n] for n in values]
-    ctx.conn.execute(insert(obs).from_select(
-        [*keys, "_period_start", "_period_end", *values, "_submission", "_provider", "_recorded_at", "_replaces",
-         "_deleted"],
-        select(*[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end, *new_values,
-               literal(ctx.submission_id), literal(ctx.provider), literal(ctx.now), obs.c._id,
-               literal(False)).where(match, obs.c._id <= watermark),
-    ))
-    return _supersede(ctx, obs, watermark)
-
-
-def _written_since(ctx: WriteContext, obs: Table, watermark: int) -> int:
-    """Rows this submission wrote after ``watermark`` (driver-independent; DBAPI rowcount is not, for INSERT..SELECT)."""
-    query = select(func.count()).where(obs.c._id > watermark, obs.c._submission == ctx.submission_id)
-    return int(ctx.conn.execute(query).scalar_one())
+    _insert_planned(ctx, obs, [*keys, "_period_start", "_period_end", *values], select(
+        *[obs.c[k] for k in keys], obs.c._period_start, obs.c._period_end, *new_values,
+        *_stamp(ctx, obs.c._id, False),
+    ).select_from(plan.join(obs, obs.c._id == plan.c.old_id)))
+    return replaced
 
 
 def _not_found(row: Any, schema: DsdSchema) -> Issue:
