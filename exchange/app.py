@@ -7,12 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 
 from exchange import __version__
 from exchange.api import availability, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api.errors import error_response
+from exchange.api.guard import XmlCharacterGuard
+from exchange.api.unavailable import database_unavailable
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
+from exchange.query import QueryError
 from exchange.rows import MessageError
 from exchange.settings import Settings
 
@@ -31,6 +36,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="exchange: SDMX hub for migration statistics", version=__version__, lifespan=lifespan)
     # Compressed answers when the client sends Accept-Encoding: gzip (REST: plain HTTP compression).
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(XmlCharacterGuard)  # outermost: refuses control characters before anything reads them
     app.include_router(submissions.router)
     app.include_router(structures.router)
     app.include_router(sdmx.router)
@@ -48,6 +54,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def auth_error(_request: Request, exc: AuthError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc)}, exc.status, headers)
+
+    @app.exception_handler(QueryError)
+    async def query_error(request: Request, exc: QueryError) -> Response:
+        return error_response(request.method, request.url.path, 400, str(exc), request.headers.get("accept"))
+
+    app.add_exception_handler(DBAPIError, database_unavailable)
 
     @app.get("/health", tags=["service"])
     def health(request: Request) -> dict[str, object]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Connection,
     Float,
@@ -25,10 +26,12 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from exchange.catalog import DsdSchema
 from exchange.periods import parse_period
-from exchange.query import DataQuery, QueryError
+from exchange.query import DataQuery, Filter, QueryError
 from exchange.render import number, text
 from exchange.render.blocks import Block, Layout
 
@@ -53,13 +56,45 @@ def visible(table: Table, as_of: datetime | None = None) -> ColumnElement[bool]:
     return and_(live, c._deleted == false())
 
 
+class _Parenthesised(ColumnElement[bool]):
+    """A condition written in parentheses, kept as one operand: ``or_`` flattens nested ORs (even a
+    ``Grouping``) into one chain, which is what ``any_of`` must avoid."""
+
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
+    type = Boolean()
+
+    def __init__(self, element: ColumnElement[bool]) -> None:
+        self.element = element
+
+
+@compiles(_Parenthesised)
+def _compile_parenthesised(element: _Parenthesised, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.element, **kw)})"
+
+
+def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """OR over ``conditions`` as a balanced tree of parenthesised halves.
+
+    ``a OR b OR c ...`` parses as a left-deep tree, one level per term, and SQLite refuses expressions
+    deeper than 1,000 levels (SQLITE_MAX_EXPR_DEPTH, limits.html: "Expression tree is too large"); halves
+    keep the depth at log2 of the number of terms, so a query with thousands of keys still runs.
+    """
+    if not conditions:
+        return false()
+    if len(conditions) <= 2:
+        return or_(*conditions)
+    middle = len(conditions) // 2
+    return or_(_Parenthesised(any_of(conditions[:middle])), _Parenthesised(any_of(conditions[middle:])))
+
+
 def _keys(table: Table, schema: DsdSchema, query: DataQuery, skip: str | None = None) -> ColumnElement[bool]:
     alternatives = []
     for pattern in query.key_patterns(schema.dimensions):
         parts = [table.c[d.lower()].in_(sorted(codes)) for d, codes in zip(schema.dimensions, pattern, strict=True)
                  if codes is not None and d != skip]
         alternatives.append(and_(true(), *parts))
-    return or_(*alternatives) if alternatives else true()
+    return any_of(alternatives) if alternatives else true()
 
 
 def _time_condition(table: Table, op: str, value: str) -> ColumnElement[bool]:
@@ -100,11 +135,24 @@ def _component_condition(table: Table, schema: DsdSchema, component: str, op: st
     }[op]()
 
 
+def _filter(table: Table, schema: DsdSchema, component: str, alternatives: Filter) -> ColumnElement[bool]:
+    """One ``c[ID]=...`` filter: the plain ``eq`` alternatives of a coded component as one IN list, the others
+    OR-ed as a balanced tree (``any_of``): a filter listing every country stays a shallow expression."""
+    plain = sorted({group[0][1] for group in alternatives if len(group) == 1 and group[0][0] == "eq"})
+    as_list = component in schema.components and component != schema.time_dimension and len(plain) > 1 \
+        and not (schema.components[component].numeric and schema.components[component].codes is None)
+    rest = [group for group in alternatives if not (as_list and len(group) == 1 and group[0][0] == "eq")]
+    conditions = [and_(*[_component_condition(table, schema, component, op, value) for op, value in group])
+                  for group in rest]
+    if as_list:
+        conditions.insert(0, table.c[component.lower()].in_(plain))
+    return any_of(conditions)
+
+
 def _filters(table: Table, schema: DsdSchema, query: DataQuery) -> list[ColumnElement[bool]]:
     out = []
     for component, alternatives in query.filters:
-        out.append(or_(*[and_(*[_component_condition(table, schema, component, op, value) for op, value in group])
-                         for group in alternatives]))
+        out.append(_filter(table, schema, component, alternatives))
     if query.start_period:
         out.append(table.c._period_end >= query.start_period)
     if query.end_period:
