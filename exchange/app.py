@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
@@ -11,7 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 
 from exchange import __version__
-from exchange.api import availability, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
 from exchange.api.unavailable import database_unavailable
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     app.add_exception_handler(DBAPIError, database_unavailable)
 
-    @app.get("/health", tags=["service"])
+    @app.get("/health", tags=["service"], responses=hub_errors())
     def health(request: Request) -> dict[str, object]:
         current: Hub = request.app.state.hub
         return {"status": "ok", "version": __version__, "dataflows": sorted(
@@ -69,4 +71,18 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     # Registered after every fixed path: the 1.5 structure routes start with a free {resource} segment.
     app.include_router(structure_queries.router)
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document says what the hub takes: XML-legal text, the enumerated path values, the statuses."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            enums = {**contract.ENUMS, ("/structure/", "artefact_type"): sorted(structure_queries.V2_TYPES)}
+            app.openapi_schema = contract.constrain(build(), enums)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import func, select
 
+from exchange.api.contract import hub_errors
 from exchange.api.deps import HubDep, PrincipalDep
 from exchange.body import spool_async
 from exchange.rows import MessageError
@@ -23,7 +24,8 @@ router = APIRouter(tags=["data submission"])
 ISSUE_FIELDS = ["seq", "code", "severity", "component", "value", "series_key", "period", "location", "message", "fix"]
 
 
-@router.post("/data", summary="Push an SDMX data message (one transaction)")
+@router.post("/data", summary="Push an SDMX data message (one transaction)",
+             responses=hub_errors(401, 403, 404, 409, 413, 415, 422))
 @router.post("/data/", include_in_schema=False)
 async def push_data(request: Request, hub: HubDep, principal: PrincipalDep,
                     content_type: Annotated[str | None, Header()] = None) -> JSONResponse:
@@ -46,7 +48,8 @@ async def push_data(request: Request, hub: HubDep, principal: PrincipalDep,
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
 
 
-@router.get("/submissions/{submission_id}", summary="A submission's result and the first page of its issues")
+@router.get("/submissions/{submission_id}", summary="A submission's result and the first page of its issues",
+            responses=hub_errors(401, 403, 404, 422))
 def get_submission(submission_id: str, hub: HubDep, offset: Annotated[int, Query(ge=0)] = 0,
                    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
     limit = limit or hub.settings.issues_page_size
@@ -67,7 +70,8 @@ def get_submission(submission_id: str, hub: HubDep, offset: Annotated[int, Query
     return result
 
 
-@router.get("/submissions/{submission_id}/issues", summary="Every issue of a submission (CSV or JSON lines)")
+@router.get("/submissions/{submission_id}/issues", summary="Every issue of a submission (CSV or JSON lines)",
+            responses=hub_errors(401, 403, 404, 422))
 def download_issues(submission_id: str, hub: HubDep,
                     format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv") -> StreamingResponse:
     with hub.engine.connect() as conn:
