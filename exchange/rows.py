@@ -6,9 +6,21 @@ these types. This module imports nothing from ``exchange``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+#: Characters XML 1.0 cannot carry (its ``Char`` production, section 2.2): C0 controls other than tab, line
+#: feed and carriage return, surrogates (unpaired ones survive JSON decoding) and U+FFFE/U+FFFF.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot carry written as ``\\uXXXX``: safe in XML, JSON and SQL."""
+    if XML_ILLEGAL.search(text) is None:
+        return text
+    return XML_ILLEGAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class Action(StrEnum):
@@ -96,6 +108,14 @@ class Issue:
     where: str | None = None
     series_key: str | None = None
     period: str | None = None
+
+    def __post_init__(self) -> None:
+        # Issues quote what was sent; a NUL or ESC quoted raw would break the SDMX-ML report and PostgreSQL.
+        self.message = printable(self.message)
+        for name in ("component", "value", "where", "series_key", "period"):
+            text = getattr(self, name)
+            if text is not None:
+                setattr(self, name, printable(text))
 
     def as_dict(self) -> dict[str, Any]:
         return {

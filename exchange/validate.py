@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import IO, Any
 
 from exchange.catalog import Catalog, DsdSchema
 from exchange.periods import parse_period
-from exchange.rows import Action, DataSet, Issue, Obs, Severity
+from exchange.rows import XML_ILLEGAL, Action, DataSet, Issue, Obs, Severity
 
 #: code -> (severity, how to fix). The message of each issue says what and where.
 RULES: dict[str, tuple[Severity, str]] = {
@@ -52,6 +53,9 @@ RULES: dict[str, tuple[Severity, str]] = {
                                             "observations."),
     "EMPTY_MESSAGE": (Severity.WARNING, "The message holds no observation."),
     "DERIVED_DATAFLOW": (Severity.ERROR, "Push the reported flows (UNECE:MIGR_FLOW); the hub computes this dataflow."),
+    "INVALID_CHARACTER": (Severity.ERROR, "Remove control characters (U+0000-U+001F except tab, line feed and "
+                                          "carriage return) and unpaired surrogates: SDMX-ML (XML 1.0) cannot carry "
+                                          "them."),
     "NO_OBSERVATION": (Severity.ERROR, "Give the observations of the series (TIME_PERIOD and OBS_VALUE); attribute-only "
                                       "series or rows are not stored by the hub yet. Only Delete may omit them."),
 }
@@ -223,8 +227,8 @@ class Validator:
                 expected = ctx.levels.get(component)
                 if expected is not None and expected != "obs":
                     self._level_issue(ctx, obs, component, values[component], "obs", expected)
-        if self.provider is not None and "REF_AREA" in values:
-            self._check_provider(schema, values["REF_AREA"], obs)
+        if self.provider is not None:
+            self._confine_to_provider(ctx, obs, row, deleting)
         if self.log.errors != before or ctx.series_failed:
             return None
         if not deleting and dataset.index not in self.sql_checks:
@@ -288,9 +292,11 @@ class Validator:
                     expected = ctx.levels.get(component)
                     if expected is not None and expected != level:
                         self._level_issue(ctx, obs, component, values[component], level, expected)
-        if self.provider is not None and "REF_AREA" in schema.components and (
-                "REF_AREA" in given or not obs.values):
-            self._check_provider(schema, given.get("REF_AREA"), obs)
+        if self.provider is not None and "REF_AREA" not in schema.components:
+            self._add("PROVIDER_NOT_ALLOWED", f"{schema.ref} has no REF_AREA dimension, so its observations belong to "
+                      f"no country: only an administrator may push it, not provider {self.provider}.", schema, obs)
+        elif self.provider is not None and "REF_AREA" in given:
+            self._check_provider(schema, given["REF_AREA"], obs)
         ctx.series, ctx.series_row, ctx.series_values = obs.series, row, given
         ctx.series_failed = self.log.errors != before
         ctx.missing = tuple(c for c in schema.key_components if c not in given)
@@ -302,6 +308,20 @@ class Validator:
             else:
                 ctx.series_keys.add(series_key)
         ctx.mandatory = tuple(a for a in schema.attributes if schema.components[a].mandatory and a not in given)
+
+    def _confine_to_provider(self, ctx: _DataSetContext, obs: Obs, row: dict[str, Any], deleting: bool) -> None:
+        """A provider's observations are its own country's, whatever the action (REF_AREA = provider).
+
+        A REF_AREA given at observation level is checked here (series and dataset level: ``_start_series``).
+        A Delete that leaves REF_AREA out is a wildcard over every country (SDMX 3.0 section 5.5, "Delete"):
+        for a provider it is resolved within its rights, to its own country, so it can never reach another
+        country's observations. Other actions without REF_AREA are refused as MISSING_DIMENSION.
+        """
+        if "REF_AREA" in obs.values:
+            assert ctx.schema is not None
+            self._check_provider(ctx.schema, obs.values["REF_AREA"], obs)
+        elif deleting and "REF_AREA" not in ctx.series_values:
+            row["ref_area"] = self.provider
 
     def _check_provider(self, schema: DsdSchema, area: str | None, obs: Obs) -> None:
         if area != self.provider:
@@ -358,15 +378,30 @@ class Validator:
                 return None
             return value
         if rule.numeric:
-            try:
-                number = float(value)
-            except ValueError:
-                number = math.nan
-                self._add("NON_NUMERIC", f"{component}={value!r} is not a number.", schema, obs,
-                          component=component, value=value)
-            return None if math.isnan(number) else number
-        if rule.pattern is not None and not rule.pattern.fullmatch(value):
-            self._add("PATTERN_MISMATCH", f"{component}={value!r} does not match {rule.pattern.pattern}.", schema,
+            return self._number(schema, component, value, obs)
+        return self._text(schema, rule.pattern, component, value, obs)
+
+    def _number(self, schema: DsdSchema, component: str, value: str, obs: Obs) -> float | None:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):  # inf, -Infinity, nan, 1e400: an SDMX Double is a finite number here
+            self._add("NON_NUMERIC", f"{component}={value!r} is not a finite number.", schema, obs,
+                      component=component, value=value)
+            return None
+        return number
+
+    def _text(self, schema: DsdSchema, pattern: re.Pattern[str] | None, component: str, value: str,
+              obs: Obs) -> str | None:
+        bad = XML_ILLEGAL.search(value)
+        if bad is not None:
+            self._add("INVALID_CHARACTER", f"{component} holds the character U+{ord(bad.group()):04X} at position "
+                      f"{bad.start() + 1}, which XML 1.0 cannot carry.", schema, obs, component=component,
+                      value=value[:200])
+            return None
+        if pattern is not None and not pattern.fullmatch(value):
+            self._add("PATTERN_MISMATCH", f"{component}={value!r} does not match {pattern.pattern}.", schema,
                       obs, component=component, value=value)
         return value
 

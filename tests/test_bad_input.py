@@ -61,13 +61,14 @@ def test_doctype_after_comment_is_still_found(client, token_for):
     (lambda m: m.replace(b"<Obs ", b"<Observation/><Obs ", 1), 400, "XML_SCHEMA_VIOLATION"),
 ], ids=["truncated", "wrong-encoding", "binary", "broken-attribute", "unknown-element"])
 def test_broken_files(client, hub, token_for, mutate, status, code):
-    response = client.post("/data", content=mutate(simple_message()), headers=auth(token_for("KAZ"), None))
+    kaz = token_for("KAZ")
+    response = client.post("/data", content=mutate(simple_message()), headers=auth(kaz, None))
     assert response.status_code == status, response.text
     body = response.json()
     assert body["issues"]["first"][0]["code"] == code and body["issues"]["first"][0]["fix"]
     assert observation_count(hub) == 0
     if "submission" in body:  # the rejection is on file with its report
-        assert client.get(f"/submissions/{body['submission']}").json()["status"] == "rejected"
+        assert client.get(f"/submissions/{body['submission']}", headers=auth(kaz, None)).json()["status"] == "rejected"
 
 
 def test_truncated_gzip(client, token_for):

@@ -117,12 +117,13 @@ def test_delete_then_merge_in_one_message_order_matters(client, hub, token_for):
 
 def test_rejected_message_stores_nothing_and_report_is_kept(client, hub, token_for):
     bad = ss_message([Series(key(), [obs("2019", "5"), obs("2020", "abc"), obs("2021-Q1", "1")])])
-    response = client.post("/data", content=bad, headers=auth(token_for("KAZ"), SS_21))
+    kaz = token_for("KAZ")
+    response = client.post("/data", content=bad, headers=auth(kaz, SS_21))
     assert response.status_code == 422
     body = response.json()
     assert {c["code"] for c in body["issues"]["by_code"]} == {"NON_NUMERIC", "PERIOD_FREQ_MISMATCH"}
     assert stored(hub, current_only=False) == []
-    report = client.get(f"/submissions/{body['submission']}").json()
+    report = client.get(f"/submissions/{body['submission']}", headers=auth(kaz, None)).json()
     assert report["status"] == "rejected" and report["issue_page"]["total"] == 2
     issue = report["issue_page"]["items"][0]
     assert issue["code"] == "NON_NUMERIC" and issue["value"] == "abc" and issue["period"] == "2020"
@@ -131,11 +132,13 @@ def test_rejected_message_stores_nothing_and_report_is_kept(client, hub, token_f
 
 def test_report_lists_every_issue_paged_and_downloadable(client, token_for):
     rows = [csv_row("I", str(y), "x") for y in range(1000, 3500)]
-    body = client.post("/data", content=csv20(rows), headers=auth(token_for("KAZ"), CSV_20)).json()
+    kaz = token_for("KAZ")
+    body = client.post("/data", content=csv20(rows), headers=auth(kaz, CSV_20)).json()
     assert body["issues"]["errors"] == 2500 and len(body["issues"]["first"]) == 100
-    page = client.get(f"/submissions/{body['submission']}?offset=2000&limit=1000").json()["issue_page"]
+    page = client.get(f"/submissions/{body['submission']}?offset=2000&limit=1000",
+                      headers=auth(kaz, None)).json()["issue_page"]
     assert page["total"] == 2500 and len(page["items"]) == 500 and "next" not in page
-    download = client.get(f"/submissions/{body['submission']}/issues")
+    download = client.get(f"/submissions/{body['submission']}/issues", headers=auth(kaz, None))
     assert download.status_code == 200 and len(download.text.strip().splitlines()) == 2501
 
 
@@ -193,8 +196,8 @@ def test_upload_cap_is_413(settings, hub, token_for):
         assert small.post("/data", content=bomb, headers=auth(token_for("KAZ"), SS_21)).status_code == 413
 
 
-def test_unknown_submission_is_404(client):
-    assert client.get("/submissions/nope").status_code == 404
+def test_unknown_submission_is_404(client, admin_token):
+    assert client.get("/submissions/nope", headers=auth(admin_token, None)).status_code == 404
 
 
 def test_submission_count(client, hub, token_for):

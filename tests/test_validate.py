@@ -41,6 +41,9 @@ CASES = [
     ("NO_OBSERVATION", ss_message([Series(key(), [])]), SS_21, KAZ, "TIME_PERIOD", None),
     ("DERIVED_DATAFLOW", ss_message([Series({"FREQ": "A"}, [obs("2019", "1")])], flow="MIGR_MIRROR"), SS_21, KAZ,
      None, "dataflow=UNECE:MIGR_MIRROR(1.0)"),
+    ("INVALID_CHARACTER", csv20([csv_row() + ",a\x01b"], header=f"STRUCTURE,STRUCTURE_ID,ACTION,{','.join(FLOW_KEY)},"
+                                "TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MULT,COMMENT_OBS"), CSV_20, KAZ, "COMMENT_OBS",
+     "a\\u0001b"),
     ("MISSING_STRUCTURE", csv20(["dataflow,not-a-ref,I," + ",".join(FLOW_KEY.values()) + ",2019,1,A,0"]), CSV_20,
      KAZ, None, None),
 ]

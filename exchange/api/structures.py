@@ -18,7 +18,7 @@ from exchange.body import open_decoded, spool_async
 from exchange.catalog import Catalog, CatalogError, load_catalog
 from exchange.hub import Hub
 from exchange.ingest import Principal
-from exchange.parse.xmlsafe import check_prolog
+from exchange.parse.xmlsafe import check_prolog, refuse_dtd
 from exchange.store.registry import ensure_all, stored_structures
 from exchange.store.tables import structure_document
 
@@ -40,6 +40,7 @@ async def push_structure(request: Request, hub: HubDep, admin: AdminDep) -> JSON
         data = stream.read()
     finally:
         body.close()
+    await run_in_threadpool(refuse_dtd, data)  # the whole prolog: a DOCTYPE may hide after 64 KB of comments
     status, answer = await run_in_threadpool(_register, hub, data, admin)
     return JSONResponse(answer, status_code=status)
 

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from exchange.parse.xmlsafe import check_prolog
+from exchange.parse.xmlsafe import PrologGuard, check_prolog
 from exchange.rows import Action, DataSet, MessageError, Obs, StructureRef
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
@@ -108,8 +108,8 @@ def parse(stream: BinaryIO) -> Iterator[Obs]:
     check_prolog(stream)
     reader = _Reader()
     events = etree.iterparse(
-        stream, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-        remove_comments=True, remove_pis=True,
+        PrologGuard(stream), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
+        huge_tree=False, remove_comments=True, remove_pis=True,
     )
     try:
         yield from _walk(reader, events)
