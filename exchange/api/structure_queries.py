@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from exchange.api import caching
+from exchange.api.contract import sdmx_errors
 from exchange.api.deps import HubDep
 from exchange.api.errors import sdmx_error
 from exchange.catalog.artefacts import RESOURCES
@@ -18,6 +19,7 @@ from exchange.render import structures
 
 router = APIRouter(tags=["SDMX REST"])
 STRUCTURE_XML = "application/vnd.sdmx.structure+xml;version=2.1"
+STRUCTURE_ERRORS = sdmx_errors(304, 404, 406)
 DETAILS = {"full", "allstubs", "referencestubs"}
 V2_TYPES = {**{r: {r} for r in RESOURCES}, "dataconstraint": {"contentconstraint"}, "*": None}
 
@@ -71,11 +73,11 @@ def _answer(hub: HubDep, request: Request, resources: set[str] | None, agencies:
                     headers={"Vary": "Accept, Accept-Encoding", **validators})
 
 
-@router.get("/structure/{artefact_type}", summary="Structure query (REST 2.x)")
-@router.get("/structure/{artefact_type}/{agency}")
-@router.get("/structure/{artefact_type}/{agency}/{resource_id}")
-@router.get("/structure/{artefact_type}/{agency}/{resource_id}/{version}")
-@router.get("/structure/{artefact_type}/{agency}/{resource_id}/{version}/{item}")
+@router.get("/structure/{artefact_type}", summary="Structure query (REST 2.x)", responses=STRUCTURE_ERRORS)
+@router.get("/structure/{artefact_type}/{agency}", responses=STRUCTURE_ERRORS)
+@router.get("/structure/{artefact_type}/{agency}/{resource_id}", responses=STRUCTURE_ERRORS)
+@router.get("/structure/{artefact_type}/{agency}/{resource_id}/{version}", responses=STRUCTURE_ERRORS)
+@router.get("/structure/{artefact_type}/{agency}/{resource_id}/{version}/{item}", responses=STRUCTURE_ERRORS)
 def structure_v2(artefact_type: str, request: Request, hub: HubDep, agency: str = "*", resource_id: str = "*",
                  version: str = "~", item: str | None = None) -> Response:
     if artefact_type not in V2_TYPES:
@@ -86,11 +88,11 @@ def structure_v2(artefact_type: str, request: Request, hub: HubDep, agency: str 
                    versions, None if item in (None, "*") else item.replace(",", "+"))
 
 
-@router.get("/{resource}", summary="Structure query (REST 1.5)")
-@router.get("/{resource}/{agency}")
-@router.get("/{resource}/{agency}/{resource_id}")
-@router.get("/{resource}/{agency}/{resource_id}/{version}")
-@router.get("/{resource}/{agency}/{resource_id}/{version}/{item}")
+@router.get("/{resource}", summary="Structure query (REST 1.5)", responses=STRUCTURE_ERRORS)
+@router.get("/{resource}/{agency}", responses=STRUCTURE_ERRORS)
+@router.get("/{resource}/{agency}/{resource_id}", responses=STRUCTURE_ERRORS)
+@router.get("/{resource}/{agency}/{resource_id}/{version}", responses=STRUCTURE_ERRORS)
+@router.get("/{resource}/{agency}/{resource_id}/{version}/{item}", responses=STRUCTURE_ERRORS)
 def structure_v1(resource: str, request: Request, hub: HubDep, agency: str = "all", resource_id: str = "all",
                  version: str = "latest", item: str | None = None) -> Response:
     if resource not in RESOURCES and resource != "structure":

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import insert
 
+from exchange.api.contract import hub_errors
 from exchange.api.deps import AdminDep, HubDep
 from exchange.body import open_decoded, spool_async
 from exchange.catalog import Catalog, CatalogError, load_catalog
@@ -24,7 +25,8 @@ from exchange.store.tables import structure_document
 router = APIRouter(tags=["structure maintenance"])
 
 
-@router.post("/structure", summary="Add or replace shared structures (SDMX-ML 2.1 structure message)")
+@router.post("/structure", summary="Add or replace shared structures (SDMX-ML 2.1 structure message)",
+             responses={201: {"description": "The structures are registered."}, **hub_errors(401, 403, 409, 413)})
 @router.post("/structure/", include_in_schema=False)
 async def push_structure(request: Request, hub: HubDep, admin: AdminDep) -> JSONResponse:
     """201 with the artefacts registered; 400 unreadable; 409 when a reference cannot be resolved.

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import ColumnElement, Connection, Row, func, literal, or_, select, true
 
+from exchange.api.contract import hub_errors
 from exchange.api.deps import HubDep, PrincipalDep
 from exchange.body import spool_async
 from exchange.ingest import Principal
@@ -36,7 +37,8 @@ PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 ISSUE_FIELDS = ["seq", "code", "severity", "component", "value", "series_key", "period", "location", "message", "fix"]
 
 
-@router.post("/data", summary="Push an SDMX data message (one transaction)")
+@router.post("/data", summary="Push an SDMX data message (one transaction)",
+             responses=hub_errors(401, 403, 404, 409, 413, 415, 422))
 @router.post("/data/", include_in_schema=False)
 async def push_data(request: Request, hub: HubDep, principal: PrincipalDep,
                     content_type: Annotated[str | None, Header()] = None) -> JSONResponse:
@@ -59,7 +61,8 @@ async def push_data(request: Request, hub: HubDep, principal: PrincipalDep,
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
 
 
-@router.get("/submissions", summary="The submissions the caller may read, newest first")
+@router.get("/submissions", summary="The submissions the caller may read, newest first",
+            responses=hub_errors(401, 422))
 @router.get("/submissions/", include_in_schema=False)
 def list_submissions(hub: HubDep, principal: PrincipalDep,
                      offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -87,7 +90,8 @@ def list_submissions(hub: HubDep, principal: PrincipalDep,
     return page
 
 
-@router.get("/submissions/{submission_id}", summary="A submission's result and the first page of its issues")
+@router.get("/submissions/{submission_id}", summary="A submission's result and the first page of its issues",
+            responses=hub_errors(401, 404, 422))
 def get_submission(submission_id: str, hub: HubDep, principal: PrincipalDep,
                    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
                    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
@@ -107,7 +111,8 @@ def get_submission(submission_id: str, hub: HubDep, principal: PrincipalDep,
     return result
 
 
-@router.get("/submissions/{submission_id}/issues", summary="Every issue of a submission (CSV or JSON lines)")
+@router.get("/submissions/{submission_id}/issues", summary="Every issue of a submission (CSV or JSON lines)",
+            responses=hub_errors(401, 404, 422))
 def download_issues(submission_id: str, hub: HubDep, principal: PrincipalDep,
                     format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv") -> StreamingResponse:
     """The CSV is meant for spreadsheets: text cells they would run as formulas get a leading apostrophe."""
