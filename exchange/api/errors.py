@@ -7,10 +7,10 @@ SDMX-JSON ``errors`` array; both carry the SDMX code of the HTTP status (100 no 
 
 from __future__ import annotations
 
-import re
-
 from fastapi.responses import JSONResponse, Response
 from lxml import etree
+
+from exchange.rows import printable
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
 MES, COM = V21 + "message", V21 + "common"
@@ -20,16 +20,6 @@ SDMX_CODES = {400: 140, 401: 110, 403: 150, 404: 100, 406: 140, 413: 510, 422: 1
 def wants_json(accept: str | None) -> bool:
     ranked = [item.split(";")[0].strip().lower() for item in (accept or "").split(",")]
     return bool(ranked) and ("json" in ranked[0])
-
-
-#: Characters XML 1.0 cannot carry (XML 1.0 section 2.2, production [2] Char), lone surrogates included.
-XML_ILLEGAL = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every character XML 1.0 cannot carry written as ``\\uXXXX``: error messages quote what
-    the client sent, and a raw control character would make the SDMX-ML message ill-formed."""
-    return XML_ILLEGAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def sdmx_error(status: int, message: str, accept: str | None,

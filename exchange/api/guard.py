@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exchange.api.errors import XML_ILLEGAL, error_response
+from exchange.api.errors import error_response
+from exchange.rows import XML_ILLEGAL
 
 
 class XmlCharacterGuard:
