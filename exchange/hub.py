@@ -15,14 +15,14 @@ from alembic import command
 from exchange.catalog import Catalog, load_catalog
 from exchange.ingest import Ingestor
 from exchange.mapping import Mappings
-from exchange.settings import REPO_ROOT, Settings
+from exchange.settings import Settings, resource_dir
 from exchange.store.engine import make_engine
 from exchange.store.registry import DataTables, ensure_all, stored_structures
 
 
 def alembic_config(settings: Settings) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(REPO_ROOT / "alembic"))
+    config.set_main_option("script_location", str(resource_dir("alembic")))
     config.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d_%%(slug)s")
     config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
     return config

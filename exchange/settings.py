@@ -10,6 +10,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def resource_dir(name: str) -> Path:
+    """The top-level folder ``name`` (alembic, structures, mappings) of a checkout, or its copy in the wheel."""
+    if (REPO_ROOT / name).is_dir() and (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / name
+    return Path(__file__).resolve().parent / "_bundled" / name
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXCHANGE_", extra="ignore")
 
@@ -17,8 +24,8 @@ class Settings(BaseSettings):
         "sqlite:///exchange.db",
         description="SQLAlchemy URL of the store: a SQLite file by default, postgresql+psycopg://... in production.",
     )
-    structures_dir: Path = Field(REPO_ROOT / "structures", description="Folder of shared SDMX-ML 2.1 structure files.")
-    mappings_dir: Path = Field(REPO_ROOT / "mappings", description="Folder of national-to-shared code mappings.")
+    structures_dir: Path = Field(resource_dir("structures"), description="Folder of shared SDMX-ML 2.1 structure files.")
+    mappings_dir: Path = Field(resource_dir("mappings"), description="Folder of national-to-shared code mappings.")
     max_upload_bytes: int = Field(
         512 * 1024 * 1024, description="Largest accepted request body (after gzip decoding), in bytes; over it: 413."
     )
