@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect
 
 from alembic import command
 from exchange.catalog import Catalog, load_catalog
-from exchange.ingest import Ingestor
+from exchange.ingest import Ingestor, PushListener
 from exchange.mapping import Mappings
 from exchange.settings import Settings, resource_dir
 from exchange.store.engine import make_engine
@@ -53,10 +53,12 @@ class Hub:
     tables: DataTables
     mappings: Mappings
     structure_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: called in the transaction that records each push (reconciliation, events): see exchange.ingest.PushListener
+    push_listeners: list[PushListener] = field(default_factory=list)
 
     @property
     def ingestor(self) -> Ingestor:
-        return Ingestor(self.engine, self.catalog, self.tables, self.settings, self.mappings)
+        return Ingestor(self.engine, self.catalog, self.tables, self.settings, self.mappings, self.push_listeners)
 
     def close(self) -> None:
         self.engine.dispose()

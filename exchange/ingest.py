@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from exchange.body import Body, open_decoded, peek
-from exchange.catalog import Catalog
+from exchange.catalog import Catalog, DsdSchema
 from exchange.locks import ScopeBusy, ScopeLocks, WriteConflict, is_unique_violation
 from exchange.mapping import Mappings
 from exchange.media import detect
@@ -59,6 +59,43 @@ class Outcome:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class WrittenSegment:
+    """One dataset of an accepted push: its DSD, the observation table it wrote and what it did there.
+
+    Every row the push wrote (new versions and deletion tombstones) carries ``_submission`` = the submission id,
+    so ``table.c._submission == submission_id`` selects exactly the keys it touched.
+    """
+
+    schema: DsdSchema
+    table: Table
+    action: str
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """What listeners learn about a finished push: accepted (``written`` filled) or rejected."""
+
+    submission_id: str
+    principal: Principal
+    received_at: datetime
+    status: int
+    body: dict[str, Any]
+    written: tuple[WrittenSegment, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 200
+
+
+class PushListener(Protocol):
+    """Called inside the transaction that records a push, so whatever it writes commits with the push or not at all
+    (accepted: the data write's own transaction, after the submission row; rejected: the report's transaction)."""
+
+    def __call__(self, conn: Connection, push: PushRecord) -> None: ...
+
+
 class _Rejected(Exception):
     """Raised inside the write transaction so that it rolls back."""
 
@@ -76,12 +113,13 @@ class _Run:
 
 class Ingestor:
     def __init__(self, engine: Engine, catalog: Catalog, tables: DataTables, settings: Settings,
-                 mappings: Mappings | None = None) -> None:
+                 mappings: Mappings | None = None, listeners: Sequence[PushListener] = ()) -> None:
         self.engine = engine
         self.catalog = catalog
         self.tables = tables
         self.settings = settings
         self.mappings = mappings or Mappings.empty()
+        self.listeners = tuple(listeners)
 
     def submit(self, body: Body, content_type: str | None, principal: Principal) -> Outcome:
         replay = self._replay(body, principal)
@@ -163,10 +201,12 @@ class Ingestor:
         locks.begin_writing(self.tables.table(segment.schema).name for segment in stage.segments)
         # versions are stamped once the write lock is held, so their times follow the order they were applied in
         ctx = WriteContext(conn, run.submission_id, run.principal.reporter, datetime.now(UTC))
+        written = []
         for segment in stage.segments:
             table = self.tables.ensure(conn, segment.schema)
             counts, warnings = apply_segment(ctx, segment, table, stage.table(segment.schema))
             run.counts[segment.index] = counts
+            written.append(WrittenSegment(segment.schema, table, segment.action.value, counts))
             for issue in warnings:
                 run.log.add(issue)
         ctx.close()
@@ -175,7 +215,13 @@ class Ingestor:
             run.log.add(make_issue("EMPTY_MESSAGE", "The message holds no observation."))
         outcome = self._outcome(run, 200)
         self._write_submission(conn, run, body, content_type, outcome)
+        self._tell(conn, run, outcome, tuple(written))
         return 200
+
+    def _tell(self, conn: Connection, run: _Run, outcome: Outcome, written: tuple[WrittenSegment, ...] = ()) -> None:
+        record = PushRecord(run.submission_id, run.principal, run.received_at, outcome.status, outcome.body, written)
+        for listener in self.listeners:
+            listener(conn, record)
 
     def _locked(self, observations: Iterator[Obs], locks: ScopeLocks, run: _Run) -> Iterator[Obs]:
         """Take the (dataflow, provider) lock as each new structure appears, before its rows are staged."""
@@ -245,6 +291,7 @@ class Ingestor:
     def _record(self, run: _Run, body: Body, content_type: str | None, outcome: Outcome) -> None:
         with begin_write(self.engine) as conn:
             self._write_submission(conn, run, body, content_type, outcome)
+            self._tell(conn, run, outcome)
 
     def _replay(self, body: Body, principal: Principal) -> Outcome | None:
         """Re-pushing the same bytes answers as the first time and writes nothing, if nothing changed since."""

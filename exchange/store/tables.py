@@ -11,6 +11,7 @@ import hashlib
 import re
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -93,6 +94,19 @@ dsd_table = Table(
     Column("dsd", String(300), primary_key=True),  # AGENCY:ID(VERSION)
     Column("table_name", String(63), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+event = Table(
+    "event", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),  # feed cursor
+    Column("uid", String(40), nullable=False, unique=True),  # stable public id ("evt_" + 32 hex)
+    Column("type", String(64), nullable=False, index=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("providers", Text, nullable=False, default=""),  # " KAZ RUS ": the data providers it concerns
+    Column("dataflow", String(300), nullable=True),  # AGENCY:ID(VERSION) when it concerns one dataflow
+    Column("subject", String(300), nullable=True),  # what it is about: a case id, a submission id, a structure
+    Column("payload", Text, nullable=False),  # JSON, with links
+    Column("txid", BigInteger, nullable=True),  # PostgreSQL: the writing transaction (feed visibility in commit order)
 )
 
 def table_name(schema: DsdSchema) -> str:

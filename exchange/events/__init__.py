@@ -1,0 +1,6 @@
+"""Events: what happened in the hub, written to an outbox in the transaction that caused it, then delivered
+(webhooks, e-mail) and served as a feed (``GET /events``)."""
+
+from exchange.events.outbox import EVENT_TYPES, emit
+
+__all__ = ["EVENT_TYPES", "emit"]
