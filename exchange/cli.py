@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--token", help="admin token for --url")
     demo.add_argument("--write", type=Path, help="only write the messages to this folder")
     demo.set_defaults(run=_demo)
+
+    from exchange.reconcile import cli as reconcile_cli
+
+    reconcile_cli.add_parser(sub)
     return parser
 
 

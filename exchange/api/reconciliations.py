@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -28,8 +28,11 @@ from exchange.store.tables import recon_case, recon_timeline
 
 router = APIRouter(prefix="/reconciliations", tags=["reconciliation"])
 CODE = r"^[A-Z0-9_]{1,40}$"
+BREAKDOWN = r"^[A-Za-z0-9_]{1,40}(\.[A-Za-z0-9_]{1,40}){4}$"
 FLOW = r"^[A-Za-z0-9_@$.\-]+:[A-Za-z0-9_@$.\-]+\([A-Za-z0-9_.+\-]+\)$"
 PERIOD = r"^[0-9A-Z\-]{4,20}$"
+#: Case ids are positive 32-bit integers; anything else is a 422 before any query.
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class TextBody(BaseModel):
@@ -39,7 +42,8 @@ class TextBody(BaseModel):
 class ExplainBody(BaseModel):
     reason: str = Field(max_length=100, description="A code of UNECE:CL_RECON_REASON (structures/).")
     text: str | None = Field(None, max_length=1_000_000)
-    periods: list[str] | None = Field(None, max_length=1000, description="Periods explained (default: all out).")
+    periods: list[Annotated[str, Field(pattern=PERIOD)]] | None = Field(
+        None, max_length=1000, description="Periods explained (default: all out).")
 
 
 class CloseBody(BaseModel):
@@ -50,19 +54,19 @@ class RequestBody(BaseModel):
     origin: str = Field(pattern=CODE)
     destination: str = Field(pattern=CODE)
     dataflow: str = Field(policy.DEFAULT_DATAFLOW, pattern=FLOW)
-    breakdown: str = Field("A._T._T._T.PS", max_length=200)
-    basis: str = Field("residence", max_length=20)
+    breakdown: str = Field("A._T._T._T.PS", pattern=BREAKDOWN, description="FREQ.MIGRANT_TYPE.SEX.AGE.UNIT_MEASURE")
+    basis: str = Field("residence", pattern="^(residence|citizenship|birth)$")
     periods: list[Annotated[str, Field(pattern=PERIOD)]] | None = Field(None, max_length=100)
     data: bool = Field(False, description="A data request: the periods the partner has not reported.")
     text: str | None = Field(None, max_length=1_000_000)
 
 
 class PolicyBody(BaseModel):
-    flag_level: str = "large"
+    flag_level: str = Field("large", pattern="^(moderate|large|severe)$")
     min_total: float = Field(100.0, ge=0)
     latest_periods: int = Field(5, ge=1, le=100)
-    bases: list[str] = ["residence"]
-    breakdowns: dict[str, list[str]] = {}
+    bases: list[Annotated[str, Field(pattern="^(residence|citizenship|birth)$")]] = Field(["residence"], min_length=1)
+    breakdowns: dict[Annotated[str, Field(pattern=CODE)], list[Annotated[str, Field(pattern=CODE)]]] = {}
     missing_side: bool = True
 
 
@@ -163,7 +167,7 @@ def request_case(body: RequestBody, hub: HubDep, principal: PrincipalDep) -> dic
 
 @router.get("/{case_id}", summary="A case: periods, evidence and suggestions, timeline",
             responses=hub_errors(401, 404, 422))
-def show_case(case_id: int, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
+def show_case(case_id: CaseId, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
     with hub.engine.connect() as conn:
         case = lifecycle.visible_case(conn, case_id, principal)
         periods = store.periods_of(conn, [case_id]).get(case_id, {})
@@ -183,7 +187,7 @@ def show_case(case_id: int, hub: HubDep, principal: PrincipalDep) -> dict[str, A
     return out
 
 
-def _act(hub: Hub, case_id: int, principal: Principal, action: Action) -> dict[str, Any]:
+def _act(hub: Hub, case_id: CaseId, principal: Principal, action: Action) -> dict[str, Any]:
     lifecycle.check_text(action.text, hub.settings.reconciliation_text_max_chars, "text")
     with begin_write(hub.engine) as conn:
         case = lifecycle.act(conn, hub.catalog, case_id, principal, action)
@@ -194,21 +198,21 @@ ACTION_ERRORS = hub_errors(401, 404, 409, 422)
 
 
 @router.post("/{case_id}/ack", summary="Acknowledge a case", responses=ACTION_ERRORS)
-def ack(case_id: int, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
+def ack(case_id: CaseId, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
     return _act(hub, case_id, principal, Action("ack"))
 
 
 @router.post("/{case_id}/explain", summary="Explain a case with a reason code", responses=ACTION_ERRORS)
-def explain(case_id: int, body: ExplainBody, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
+def explain(case_id: CaseId, body: ExplainBody, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
     return _act(hub, case_id, principal, Action("explain", body.text, body.reason, body.periods))
 
 
 @router.post("/{case_id}/close", summary="Agree to close (both partners, or an administrator)",
              responses=ACTION_ERRORS)
-def close(case_id: int, hub: HubDep, principal: PrincipalDep, body: CloseBody | None = None) -> dict[str, Any]:
+def close(case_id: CaseId, hub: HubDep, principal: PrincipalDep, body: CloseBody | None = None) -> dict[str, Any]:
     return _act(hub, case_id, principal, Action("close", body.text if body else None))
 
 
 @router.post("/{case_id}/comment", summary="Comment on a case", responses=ACTION_ERRORS)
-def comment(case_id: int, body: TextBody, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
+def comment(case_id: CaseId, body: TextBody, hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
     return _act(hub, case_id, principal, Action("comment", body.text))

@@ -4,8 +4,8 @@ Every rule is a *suggestion*, shown with the figures behind it; partners confirm
 
 - ``DUR_CRIT``: the two sides use different duration criteria and the IMEM 12-month adjustment
   (exchange.stats.mirror.IMEM, mirror-statistics.md 4.1) brings the period within the policy;
-- ``TIMING``: one side's figure for year t is within the policy of the other side's figure for t+1 (or t-1)
-  while the same-year pair is not: registrations counted a year apart;
+- ``TIMING``: the origin's figure for year t is close (``consistent``, within 10 %) to the destination's
+  figure for t+1 (or t-1) while the same-year pair is out of policy: registrations counted a year apart;
 - ``CITIZENSHIP``: the case is on a proxy basis (citizenship or country of birth instead of residence);
 - ``COVERAGE``: the two sides come from different source types (a register against a survey, ...).
 """
@@ -52,7 +52,7 @@ def timing_rule(pair: Pair, series: Mapping[str, Pair], policy: Policy) -> dict[
     for shift in (1, -1):
         other = series.get(str(int(pair.period) + shift))
         shifted = _ln(other.immigration if other else None, pair.emigration)
-        if shifted is not None and within(shifted, policy):
+        if shifted is not None and abs(shifted) <= DEFAULT_THRESHOLDS[0]:  # close: "consistent" (within 10 %)
             assert other is not None
             return {"suggestion": "TIMING", "period": pair.period, "figures": {
                 "E": pair.emigration, "I": pair.immigration, "ln_ratio": raw, "I_period": other.period,

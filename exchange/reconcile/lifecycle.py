@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 from exchange.catalog import Catalog, DsdSchema
 from exchange.ingest import Principal
 from exchange.reconcile import store
+from exchange.rows import XML_ILLEGAL
 from exchange.store.tables import recon_case
 
 #: action -> states it is allowed from
@@ -78,6 +79,10 @@ def check_reason(catalog: Catalog, reason: str | None) -> None:
 
 
 def check_text(text: str | None, limit: int, what: str) -> None:
+    """Texts are capped (EXCHANGE_RECONCILIATION_TEXT_MAX_CHARS) and must be XML 1.0 text (they are re-served)."""
+    if text is not None and (found := XML_ILLEGAL.search(text)):
+        raise CaseError(422, f"The {what} holds the character U+{ord(found.group()):04X} at position {found.start()}, "
+                             "which XML 1.0 text cannot carry. Remove it; nothing was changed.")
     if text is not None and len(text) > limit:
         raise CaseError(422, f"The {what} is {len(text)} characters long; at most {limit} are accepted "
                              "(EXCHANGE_RECONCILIATION_TEXT_MAX_CHARS). Shorten it; nothing was changed.")
