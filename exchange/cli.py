@@ -360,7 +360,19 @@ def _demo(args: argparse.Namespace) -> int:
                                           Principal(None, country, False))
             failures += outcome.status != 200
             print(f"{country}: HTTP {outcome.status} {outcome.body.get('message')}")
+        _print_cases(hub)
     return 1 if failures else 0
+
+
+def _print_cases(hub: Any) -> None:
+    """How many reconciliation cases the pushes opened (issue #10); GET /reconciliations/summary has them all."""
+    from sqlalchemy import func, select
+
+    from exchange.store.tables import recon_case
+
+    with hub.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(recon_case)).scalar_one()
+    print(f"reconciliation: {count} cases (GET /reconciliations/summary, exchange reconcile list)")
 
 
 def _demo_remote(args: argparse.Namespace, messages: Iterator[tuple[str, bytes]]) -> int:

@@ -223,3 +223,24 @@ def test_reconciliation_off(settings, tmp_path):
             assert conn.execute(select(func.count()).select_from(recon_timeline)).scalar_one() == 0
     finally:
         hub.close()
+
+
+def test_real_eu27_data_open_the_documented_cases(hub, client, admin_token):
+    """The demo's real messages, each under its country's identity, through the push path (README numbers)."""
+    from exchange.body import spool
+    from exchange.demo import messages_in_memory
+    from exchange.ingest import Principal
+
+    for country, data in messages_in_memory():
+        assert hub.ingestor.submit(spool([data], len(data) + 1), SS_21, Principal(None, country, False)).status == 200
+    listed = client.get("/reconciliations", params={"limit": 1000}, headers=hdr(admin_token)).json()
+    assert listed["total"] == 141 and {c["state"] for c in listed["items"]} == {"open"}
+    [worst] = [c for c in listed["items"] if (c["origin"], c["destination"]) == ("ITA", "ESP")]
+    shown = client.get(f"/reconciliations/{worst['id']}", headers=hdr(admin_token)).json()
+    assert [p["period"] for p in shown["periods"]] == ["2015", "2016", "2017", "2018", "2019"]
+    assert (shown["periods"][-1]["e_now"], shown["periods"][-1]["i_now"]) == (6787, 21559)
+    suggested = set()
+    for case in listed["items"]:
+        evidence = client.get(f"/reconciliations/{case['id']}", headers=hdr(admin_token)).json()["evidence"]
+        suggested |= {s["suggestion"] for s in evidence["suggestions"]}
+    assert suggested == {"DUR_CRIT", "TIMING"}
