@@ -146,7 +146,7 @@ def _open(run: _Run, new: list[tuple[PairKey, list[PeriodView]]]) -> None:
              "opened_by_submission": run.submission_id, "close_agreed": "", "opened_at": run.at,
              "updated_at": run.at} for k, _ in new]
     ids = store.insert_cases(run.conn, rows)
-    periods = []
+    periods: list[dict[str, Any]] = []
     for case_id, row, (key, views) in zip(ids, rows, new, strict=True):
         row["id"] = case_id
         periods.extend(_new_period(run, case_id, key, v) for v in views)

@@ -106,7 +106,7 @@ def history(conn: Connection, table: Table, case: Mapping[str, Any]) -> list[dic
               c.citizenship == "_T", c.cob == "_T"]
     i_side = [c.migr_flow == "IMM", c.ref_area == case["destination"], c[partner] == case["origin"],
               *[c[col.lower()] == "_T" for col in BASES.values() if col.lower() != partner]]
-    out = []
+    out: list[dict[str, Any]] = []
     for side, where in (("E", e_side), ("I", i_side)):
         rows = conn.execute(select(c.time_period, c.obs_value, c._submission, c._recorded_at, c._superseded_at,
                                    c._deleted).where(*where, *breakdown).order_by(c._recorded_at, c._id))

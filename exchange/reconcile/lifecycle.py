@@ -57,9 +57,10 @@ def visible_case(conn: Connection, case_id: int, principal: Principal, *, lock: 
     """The case, or the same 404 whether it does not exist or belongs to other countries (no leak)."""
     statement = select(recon_case).where(recon_case.c.id == case_id)
     row = conn.execute(statement.with_for_update() if lock else statement).first()
-    if row is None or not may_see(principal, row._mapping):
+    case = None if row is None else dict(row._mapping)
+    if case is None or not may_see(principal, case):
         raise not_found(case_id)
-    return dict(row._mapping)
+    return case
 
 
 def reason_codes(catalog: Catalog) -> dict[str, str]:
@@ -126,8 +127,9 @@ def act(conn: Connection, catalog: Catalog, case_id: int, principal: Principal, 
                                                                    if action.name == "close" else {})}
     store.append_timeline(conn, [store.timeline_row(case_id, now, who, action.name, reason=action.reason,
                                                     text=action.text, before=before, after=after)])
-    store.announce(conn, EVENT[action.name], case, dimensions(catalog, case["dataflow"]), by=who, **extra,
-                   **({"text": action.text} if action.name == "comment" else {}))
+    if action.name == "comment":
+        extra["text"] = action.text
+    store.announce(conn, EVENT[action.name], case, dimensions(catalog, case["dataflow"]), by=who, **extra)
     return case
 
 
