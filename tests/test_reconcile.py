@@ -245,3 +245,34 @@ def test_real_eu27_data_open_the_documented_cases(hub, client, admin_token):
         evidence = client.get(f"/reconciliations/{case['id']}", headers=hdr(admin_token)).json()["evidence"]
         suggested |= {s["suggestion"] for s in evidence["suggestions"]}
     assert suggested == {"DUR_CRIT", "TIMING"}
+
+
+def test_request_joins_the_open_case_and_filters(client, tokens):
+    case, _, _ = opened(client, tokens)
+    joined = client.post("/reconciliations", headers=hdr(tokens["RUS"]),
+                         json={"origin": "KAZ", "destination": "RUS", "periods": ["2018"], "text": "and 2018?"})
+    assert joined.status_code == 201 and joined.json()["created"] is False and joined.json()["id"] == case["id"]
+    shown = client.get(f"/reconciliations/{case['id']}", headers=hdr(tokens["KAZ"])).json()
+    assert [(p["period"], p["rule"]) for p in shown["periods"]] == [("2018", "requested"), ("2019", "flag")]
+    assert shown["kind"] == "automatic" and shown["timeline"][-1]["action"] == "request_joined"
+    def total(**params: str) -> int:
+        return client.get("/reconciliations", params=params, headers=hdr(tokens["KAZ"])).json()["total"]
+    assert (total(period="2018"), total(period="2010"), total(partner="RUS"), total(partner="UZB")) == (1, 0, 1, 0)
+    assert (total(state="open"), total(state="closed")) == (1, 0)
+
+
+def test_one_open_case_per_pair_is_enforced_by_the_database(client, tokens, hub):
+    """The partial unique index refuses a second open case for the same pair, breakdown and basis."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    case, _, _ = opened(client, tokens)
+    row = {"dataflow": case["dataflow"], "origin": "KAZ", "destination": "RUS", "breakdown": case["breakdown"],
+           "basis": "residence", "state": "acknowledged", "kind": "requested", "policy_version": 0,
+           "close_agreed": "", "opened_at": datetime.now(UTC), "updated_at": datetime.now(UTC)}
+    with pytest.raises(IntegrityError), hub.engine.begin() as conn:
+        conn.execute(insert(recon_case).values(**row))
+    with hub.engine.begin() as conn:  # a resolved one may sit beside the open one
+        conn.execute(insert(recon_case).values(**{**row, "state": "resolved"}))
