@@ -13,7 +13,15 @@ from sqlalchemy import Connection, Table, select
 from exchange.catalog import DsdSchema
 from exchange.ingest import PushRecord
 from exchange.reconcile import store
-from exchange.reconcile.examine import Examined, PairKey, PeriodView, country_groups, examine, is_flow_table, touched_keys
+from exchange.reconcile.examine import (
+    Examined,
+    PairKey,
+    PeriodView,
+    country_groups,
+    examine,
+    is_flow_table,
+    touched_keys,
+)
 from exchange.reconcile.policy import Policy, current
 from exchange.stats.mirror import BASES, BREAKDOWN
 from exchange.store.read import visible
@@ -56,8 +64,8 @@ def reconcile(conn: Connection, schema: DsdSchema, table: Table, submission_id: 
     keys = touched_keys(conn, table, submission_id, policy)
     if not keys:
         return 0
-    examined = examine(conn, table, keys, policy)
     cases = store.cases_for(conn, dataflow, keys)
+    examined = examine(conn, table, keys, policy, {k: {p for c in v for p in c["periods"]} for k, v in cases.items()})
     run = _Run(conn, schema, dataflow, submission_id, actor, version)
     run.sources = _sources(conn, table, examined, cases, policy)
     new: list[tuple[PairKey, list[PeriodView]]] = []
@@ -99,6 +107,7 @@ def _sources(conn: Connection, table: Table, examined: Examined, cases: dict[Pai
              policy: Policy) -> dict[tuple[str, ...], str]:
     """The submission that brought each current value: (side, origin, destination, breakdown, basis, period) -> id."""
     wanted = [k for k, views in examined.periods.items() if any(v.out for v in views.values()) or k in cases]
+    periods = sorted({p for k in wanted for p in examined.periods[k]})
     c = table.c
     out: dict[tuple[str, ...], str] = {}
     for basis in sorted({k[3] for k in wanted}):
@@ -108,9 +117,10 @@ def _sources(conn: Connection, table: Table, examined: Examined, cases: dict[Pai
         for origins, destinations in country_groups(of_basis):
             e_rows = select(c.ref_area, c.counterpart_area, c.time_period, *[c[b] for b in _BREAKDOWN], c._submission) \
                 .where(visible(table), c.migr_flow == "EMI", c.citizenship == "_T", c.cob == "_T",
+                       c.time_period.in_(periods),
                        c.ref_area.in_(sorted(origins)), c.counterpart_area.in_(sorted(destinations)))
             i_rows = select(partner, c.ref_area, c.time_period, *[c[b] for b in _BREAKDOWN], c._submission) \
-                .where(visible(table), c.migr_flow == "IMM", *others,
+                .where(visible(table), c.migr_flow == "IMM", *others, c.time_period.in_(periods),
                        partner.in_(sorted(origins)), c.ref_area.in_(sorted(destinations)))
             for side, statement in (("e", e_rows), ("i", i_rows)):
                 for row in conn.execute(statement):

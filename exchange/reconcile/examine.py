@@ -9,11 +9,11 @@ one statement per side and basis, never a sweep over the store.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, func, select
 
 from exchange.reconcile.policy import Policy
 from exchange.stats.mirror import BASES, BREAKDOWN, Pair, measure_columns
@@ -84,16 +84,20 @@ def _immigration_partner(row: object, basis: str) -> str | None:
     return values[partner]
 
 
-def examine(conn: Connection, table: Table, keys: set[PairKey], policy: Policy) -> Examined:
-    """Read the touched pairs (both sides, every period) and judge their latest periods by the policy."""
+def examine(conn: Connection, table: Table, keys: set[PairKey], policy: Policy,
+            also: Mapping[PairKey, Collection[str]] | None = None, since: str | None = None) -> Examined:
+    """Read the touched pairs in their window (the latest periods either side reported) and in the periods ``also``
+    lists (an existing case's), and judge the window by the policy. Only those periods are read."""
+    window = windows(conn, table, keys, policy, since)
+    wanted = {k: set(window.get(k, ())) | set((also or {}).get(k, ())) for k in keys}
+    periods = set().union(*wanted.values()) if wanted else set()
     pairs: list[Pair] = []
     for basis in sorted({k[3] for k in keys}):
-        of_basis = [k for k in keys if k[3] == basis]
-        filters = {b: sorted({k[2].split(".")[n] for k in of_basis}) for n, b in enumerate(BREAKDOWN)}
+        of_basis = [k for k in keys if k[3] == basis and wanted[k]]
         for origins, destinations in country_groups(of_basis):
-            pairs.extend(p for p in read_pairs(conn, table, basis, filters=filters, origins=origins,
-                                               destinations=destinations)
-                         if (p.origin, p.destination, ".".join(p.breakdown), basis) in keys)
+            pairs.extend(p for p in read_pairs(conn, table, basis, periods=periods, filters=_filters(of_basis),
+                                               origins=origins, destinations=destinations)
+                         if p.period in wanted.get((p.origin, p.destination, ".".join(p.breakdown), basis), ()))
     result = Examined()
     if not pairs:
         return result
@@ -104,9 +108,44 @@ def examine(conn: Connection, table: Table, keys: set[PairKey], policy: Policy) 
         key = (p.origin, p.destination, ".".join(p.breakdown), p.basis)
         result.periods.setdefault(key, {})[p.period] = PeriodView(
             p.period, p.emigration, p.immigration, flags[k], None if np.isnan(ln[k]) else ln[k],
-            p.origin_dur_crit, p.origin_source_type, p.destination_dur_crit, p.destination_source_type)
+            p.origin_dur_crit, p.origin_source_type, p.destination_dur_crit, p.destination_source_type,
+            in_window=p.period in window.get(key, ()))
     _judge(conn, table, result, policy)
     return result
+
+
+def _filters(keys: Collection[PairKey]) -> dict[str, list[str]]:
+    """Breakdown restrictions covering the keys (each component: the codes the keys use)."""
+    return {b: sorted({k[2].split(".")[n] for k in keys}) for n, b in enumerate(BREAKDOWN)}
+
+
+def windows(conn: Connection, table: Table, keys: set[PairKey], policy: Policy, since: str | None = None
+            ) -> dict[PairKey, list[str]]:
+    """The latest ``policy.latest_periods`` periods either side of each pair reported (from ``since`` on): ranked
+    per series in SQL (ROW_NUMBER), so only that many rows per series come back however long the series are."""
+    c = table.c
+    bound = [] if since is None else [c.time_period >= since]
+    latest: dict[PairKey, set[str]] = defaultdict(set)
+    for basis in sorted({k[3] for k in keys}):
+        of_basis = [k for k in keys if k[3] == basis]
+        partner = c[BASES[basis].lower()]
+        others = [c[col.lower()] == "_T" for col in BASES.values() if col != BASES[basis]]
+        for origins, destinations in country_groups(of_basis):
+            sides = (
+                (c.ref_area, c.counterpart_area, [c.migr_flow == "EMI", c.citizenship == "_T", c.cob == "_T"]),
+                (partner, c.ref_area, [c.migr_flow == "IMM", *others]),
+            )
+            for origin, destination, where in sides:
+                series = [origin, destination, *[c[b] for b in _BREAKDOWN]]
+                ranked = select(*series, c.time_period, func.row_number().over(
+                    partition_by=series, order_by=c.time_period.desc()).label("rank")).where(
+                    visible(table), *where, *bound, origin.in_(sorted(origins)), destination.in_(sorted(destinations)),
+                    *equal_to(table, _filters(of_basis))).subquery()
+                for row in conn.execute(select(ranked).where(ranked.c.rank <= policy.latest_periods)):
+                    key = (row[0], row[1], ".".join(row[2:2 + len(_BREAKDOWN)]), basis)
+                    if key in keys:
+                        latest[key].add(row[-2])
+    return {k: sorted(v)[-policy.latest_periods:] for k, v in latest.items()}
 
 
 def country_groups(keys: list[PairKey]) -> list[tuple[set[str], set[str]]]:
@@ -125,9 +164,9 @@ def country_groups(keys: list[PairKey]) -> list[tuple[set[str], set[str]]]:
 def _judge(conn: Connection, table: Table, result: Examined, policy: Policy) -> None:
     one_sided = []
     for periods in result.periods.values():
-        for period in sorted(periods)[-policy.latest_periods:]:
-            view = periods[period]
-            view.in_window = True
+        for view in periods.values():
+            if not view.in_window:
+                continue
             total = (view.e or 0.0) + (view.i or 0.0)
             if policy.out_of_policy(view.flag, total):
                 view.out, view.rule = True, "flag"
