@@ -86,6 +86,9 @@ def test_lifecycle_revise_resolve_and_reopen(client, tokens, hub):
     revising = push(client, tokens["KAZ"], emigration("KAZ", "RUS", {"2017": 905}))
     shown = client.get(f"/reconciliations/{cid}", headers=hdr(tokens["KAZ"])).json()
     assert shown["state"] == "resolved" and shown["resolved_by_submission"] == revising
+    kaz_2017 = [(h["value"], h["current"]) for h in shown["evidence"]["history"]
+                if (h["side"], h["period"]) == ("E", "2017")]
+    assert kaz_2017 == [(50, False), (905, True)]  # the pair's history across revisions
     assert [t["action"] for t in shown["timeline"]][-2:] == ["revised", "resolved"]
     # a later revision moves 2017 out again: the case reopens
     push(client, tokens["RUS"], immigration("RUS", "KAZ", {"2017": 100}))
