@@ -60,8 +60,10 @@ def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
 
 
 def insert_periods(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues"), one round trip per
+    batch; without it psycopg sends one statement per row."""
     if rows:
-        conn.execute(insert(recon_period), rows)
+        conn.execute(insert(recon_period).returning(recon_period.c.case_id), rows)
 
 
 def update_period(conn: Connection, case_id: int, period: str, values: Mapping[str, Any]) -> None:
@@ -83,8 +85,8 @@ def timeline_row(case_id: int, at: datetime, actor: str, action: str, *, submiss
 
 def append_timeline(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """The timeline is append-only: nothing here (or anywhere) updates or deletes its rows."""
-    if rows:
-        conn.execute(insert(recon_timeline), rows)
+    if rows:  # batched like insert_periods
+        conn.execute(insert(recon_timeline).returning(recon_timeline.c.id), rows)
 
 
 def flow_path(dataflow: str) -> str:
