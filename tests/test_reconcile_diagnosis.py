@@ -37,3 +37,12 @@ def test_proxy_basis_and_source_types():
     assert codes([pair("2019", 100, 100)], ["2019"], basis="citizenship") == ["CITIZENSHIP"]
     assert codes([pair("2019", 100, 300, e_src="POP_REG", i_src="SURVEY")], ["2019"]) == ["COVERAGE"]
     assert codes([pair("2019", 100, 300, e_src="POP_REG", i_src="POP_REG")], ["2019"]) == []
+
+
+def test_reason_code_list_is_shared_in_english_and_russian(hub):
+    from exchange.reconcile.lifecycle import reason_codes
+
+    codes = reason_codes(hub.catalog)
+    assert set(codes) == {"DUR_CRIT", "COVERAGE", "TIMING", "CITIZENSHIP", "ERROR_OWN", "ERROR_PARTNER", "UNKNOWN"}
+    codelist = hub.catalog.codelists[("UNECE", "CL_RECON_REASON", "1.0")]
+    assert all(set(code.name.localizations) == {"en", "ru"} for code in codelist)
