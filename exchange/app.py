@@ -12,7 +12,17 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 
 from exchange import __version__
-from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import (
+    availability,
+    contract,
+    reconciliations,
+    schema,
+    sdmx,
+    stats,
+    structure_queries,
+    structures,
+    submissions,
+)
 from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
@@ -20,6 +30,7 @@ from exchange.api.unavailable import database_unavailable
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
 from exchange.query import QueryError
+from exchange.reconcile.lifecycle import CaseError
 from exchange.rows import MessageError
 from exchange.settings import Settings
 
@@ -45,6 +56,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(availability.router)
     app.include_router(stats.router)
     app.include_router(schema.router)
+    app.include_router(reconciliations.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:
@@ -56,6 +68,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def auth_error(_request: Request, exc: AuthError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc)}, exc.status, headers)
+
+    @app.exception_handler(CaseError)
+    async def case_error(_request: Request, exc: CaseError) -> JSONResponse:
+        return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc), **exc.extra}, exc.status)
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError) -> Response:

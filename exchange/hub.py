@@ -72,4 +72,9 @@ def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
     catalog = load_catalog(Path(settings.structures_dir), stored_structures(engine))
     tables = DataTables()
     ensure_all(engine, catalog, tables)
-    return Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)))
+    hub = Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)))
+    if settings.reconciliation:
+        from exchange.reconcile.auto import Reconciler
+
+        hub.push_listeners.append(Reconciler())
+    return hub

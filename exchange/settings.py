@@ -36,3 +36,8 @@ class Settings(BaseSettings):
         0, description="Largest data answer, in observations; over it GET /data answers 413 (0: no limit)."
     )
     sqlite_busy_timeout_s: float = Field(600.0, description="How long a SQLite writer waits for the write lock.")
+    reconciliation: bool = Field(
+        True, description="Re-examine the mirror pairs each accepted push touched and open, revise, resolve or "
+                          "reopen reconciliation cases in the push's transaction (false: no automatic cases).")
+    reconciliation_text_max_chars: int = Field(
+        4000, description="Longest comment, explanation or request text on a reconciliation case, in characters.")

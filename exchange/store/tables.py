@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from exchange.catalog.schema import DsdSchema
@@ -108,6 +109,75 @@ event = Table(
     Column("payload", Text, nullable=False),  # JSON, with links
     Column("txid", BigInteger, nullable=True),  # PostgreSQL: the writing transaction (feed visibility in commit order)
 )
+
+#: Reconciliation (issue #10). A policy row is one version of a dataflow's policy: versions are only ever added.
+recon_policy = Table(
+    "recon_policy", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataflow", String(300), nullable=False),  # AGENCY:ID(VERSION) of the flow DSD
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("settings", Text, nullable=False),  # JSON: exchange.reconcile.policy.Policy
+    UniqueConstraint("dataflow", "version", name="uq_recon_policy_version"),
+)
+
+#: A case: one pair (origin -> destination), dataflow, breakdown and basis. States in exchange.reconcile.lifecycle.
+recon_case = Table(
+    "recon_case", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataflow", String(300), nullable=False),
+    Column("origin", String(64), nullable=False),  # reports E (emigration to destination)
+    Column("destination", String(64), nullable=False),  # reports I (immigration from origin)
+    Column("breakdown", String(200), nullable=False),  # FREQ.MIGRANT_TYPE.SEX.AGE.UNIT_MEASURE
+    Column("basis", String(20), nullable=False),  # residence | citizenship | birth
+    Column("state", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),  # automatic | requested
+    Column("policy_version", Integer, nullable=False),
+    Column("opened_by_submission", String(36)),
+    Column("requested_by", String(64)),
+    Column("resolved_by_submission", String(36)),
+    Column("reason", String(40)),  # the latest explanation's reason code
+    Column("close_agreed", String(200), nullable=False, default=""),  # " KAZ RUS ": partners that agreed to close
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+Index("ix_recon_case_pair", recon_case.c.dataflow, recon_case.c.origin, recon_case.c.destination)
+_CASE_OPEN = recon_case.c.state.notin_(["resolved", "closed"])
+#: One open case per (dataflow, pair, breakdown, basis): concurrency can never make two.
+Index("uq_recon_case_open", recon_case.c.dataflow, recon_case.c.origin, recon_case.c.destination,
+      recon_case.c.breakdown, recon_case.c.basis, unique=True, sqlite_where=_CASE_OPEN, postgresql_where=_CASE_OPEN)
+
+recon_period = Table(
+    "recon_period", metadata,
+    Column("case_id", Integer, ForeignKey("recon_case.id"), primary_key=True),
+    Column("period", String(40), primary_key=True),
+    Column("state", String(20), nullable=False),  # out | within | explained
+    Column("rule", String(20), nullable=False),  # flag | missing_side | requested
+    Column("e_open", Float), Column("i_open", Float), Column("flag_open", String(16)),
+    Column("e_now", Float), Column("i_now", Float), Column("flag_now", String(16)), Column("ln_ratio_now", Float),
+    Column("e_dur_crit", String(40)), Column("i_dur_crit", String(40)),
+    Column("e_source_type", String(40)), Column("i_source_type", String(40)),
+    Column("e_submission", String(36)), Column("i_submission", String(36)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Append-only timeline: who did what to a case, when, with the values before and after.
+recon_timeline = Table(
+    "recon_timeline", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("recon_case.id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),  # a provider, "ADMIN", or "hub" (automatic)
+    Column("action", String(40), nullable=False),
+    Column("submission", String(36)),
+    Column("reason", String(40)),
+    Column("text", Text),
+    Column("before", Text),  # JSON
+    Column("after", Text),  # JSON
+)
+
 
 def table_name(schema: DsdSchema) -> str:
     raw = f"obs_{schema.agency}_{schema.id}_{schema.version}".lower()
