@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from exchange.cli_events import add_commands as add_event_commands
 from exchange.settings import Settings
 
 PUSH_CHUNK = 256 * 1024
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--token", help="admin token for --url")
     demo.add_argument("--write", type=Path, help="only write the messages to this folder")
     demo.set_defaults(run=_demo)
+    add_event_commands(sub)
     return parser
 
 

@@ -87,22 +87,22 @@ class Dispatcher:
             row = conn.execute(select(delivery, event.c.uid, event.c.type, event.c.occurred_at, event.c.payload,
                                       event.c.providers, event.c.dataflow, event.c.subject)
                                .join(event, event.c.id == delivery.c.event_id).where(delivery.c.id == delivery_id)).one()
-            target = self._target(conn, row)
-        if isinstance(target, str):
-            return self._skip(delivery_id, target)
+            target, why = self._target(conn, row)
+        if why:
+            return self._skip(delivery_id, why)
         outcome = self._send(row, target)
         self._record(row, outcome)
 
-    def _target(self, conn: Connection, row: Any) -> Any:
-        """The subscription row or contact address to deliver to, or why the delivery is skipped."""
+    def _target(self, conn: Connection, row: Any) -> tuple[Any, str | None]:
+        """(the subscription row or contact address to deliver to, None) or (None, why the delivery is skipped)."""
         if row.channel == "webhook":
             sub = conn.execute(select(subscription).where(subscription.c.id == row.subscription_id)).one()
-            return sub if sub.active else "the subscription is disabled or removed"
+            return (sub, None) if sub.active else (None, "the subscription is disabled or removed")
         if not self.settings.smtp_host:
-            return "no SMTP server configured (EXCHANGE_SMTP_HOST)"
+            return None, "no SMTP server configured (EXCHANGE_SMTP_HOST)"
         address = conn.execute(select(provider_contact.c.email)
                                .where(provider_contact.c.provider == row.provider)).scalar_one_or_none()
-        return address or f"{row.provider} has no contact address any more"
+        return (address, None) if address else (None, f"{row.provider} has no contact address any more")
 
     def _send(self, row: Any, target: Any) -> Attempt:
         payload = json.loads(row.payload)

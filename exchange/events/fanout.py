@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, String, false, insert, literal, or_, select, true
+from sqlalchemy import ColumnElement, Connection, String, false, func, insert, literal, or_, select, true
 
 from exchange.store.tables import delivery, provider_contact, subscription
 
@@ -17,8 +17,9 @@ PUBLIC_TYPES = frozenset({"structure.registered"})
 
 
 def contains(padded: ColumnElement[Any], code: ColumnElement[Any]) -> ColumnElement[bool]:
-    """SQL: the space-padded list ``padded`` (" KAZ RUS ") holds ``code``."""
-    return padded.like(literal(" ", String) + code + " ")
+    """SQL: the space-padded list ``padded`` (" KAZ RUS ") holds ``code`` (LIKE with its wildcards escaped)."""
+    escaped = func.replace(func.replace(func.replace(code, "!", "!!"), "%", "!%"), "_", "!_")
+    return padded.like(literal("% ", String) + escaped + " %", escape="!")
 
 
 def fan_out(conn: Connection, event_id: int, type_: str, providers: str, dataflow: str | None,
