@@ -323,3 +323,20 @@ def test_contacts_are_for_administrators_to_set(client, token_for, admin_token):
     assert client.get("/providers/KAZ/contact", headers=auth(kaz, None)).json()["email"] == "a@b.example"
     assert client.get("/providers/KAZ/contact", headers=auth(token_for("RUS"), None)).status_code == 404
 
+
+
+def test_registering_structures_is_a_public_event(client, token_for, admin_token):
+    from tests.conftest import specimen
+
+    rus = token_for("RUS")
+    made = subscribe(client, rus, "http://127.0.0.1:9/hook", ["structure.registered"])
+    assert made.status_code == 201
+    answer = client.post("/structure", content=specimen("structure-ECB_EXR_NG-full.xml"), headers=auth(admin_token))
+    assert answer.status_code == 201
+    [event] = read_feed(client, rus, 1, type="structure.registered")[0]
+    urns = [a["urn"] for a in answer.json()["artefacts"]]
+    assert event["payload"]["artefacts"] == urns and event["providers"] == []
+    freq = "urn:sdmx:org.sdmx.infomodel.codelist.Codelist=SDMX:CL_FREQ(1.0)"
+    assert event["payload"]["links"][freq] == "https://hub.example/structure/codelist/SDMX/CL_FREQ/1.0"
+    with client.app.state.hub.engine.connect() as conn:  # the provider's subscription got its delivery row
+        assert conn.execute(select(func.count()).select_from(delivery)).scalar_one() == 1

@@ -120,7 +120,8 @@ def structure_registered(conn: Connection, settings: Settings, artefacts: list[s
 
 def _structure_url(settings: Settings, urn: str) -> str:
     """``urn:...datastructure.DataStructure=A:ID(1.0)`` -> ``/structure/datastructure/A/ID/1.0``."""
-    kind, _, ref = urn.rpartition(".")[2].partition("=")
+    head, _, ref = urn.partition("=")
+    kind = head.rpartition(".")[2]
     agency, _, rest = ref.partition(":")
     artefact, _, version = rest.partition("(")
     return f"{base(settings)}/structure/{kind.lower()}/{agency}/{artefact}/{version.rstrip(')')}"
