@@ -73,6 +73,8 @@ class GroupIndex:
 
     schema: DsdSchema
     by_key: dict[str, dict[tuple[str, ...], SplitGroup]] = field(default_factory=dict)
+    #: attributes of refused group elements: their absence from a series is not reported again
+    excused: set[str] = field(default_factory=set)
 
     def add(self, group: SplitGroup) -> SplitGroup | None:
         """Index ``group``; returns the group already given with the same id and key, if any."""
@@ -85,6 +87,9 @@ class GroupIndex:
 
     def __bool__(self) -> bool:
         return bool(self.by_key)
+
+    def excuse(self, element: GroupValues) -> None:
+        self.excused.update(c for c in element.values if c in self.schema.attributes)
 
     def complete(self, given: Iterable[str]) -> bool:
         """Whether values for ``given`` components decide every group (all group dimensions are among them)."""

@@ -217,10 +217,12 @@ class Validator:
                 self._add(problem.code, problem.message, schema, shown, component=problem.component,
                           value=problem.value)
             if group is None:
+                index.excuse(element)
                 continue
             for component, value in {**group.key, **group.attributes}.items():
                 self._check_value(schema, component, value, shown, deleting)
             if self.log.errors != before:
+                index.excuse(element)
                 continue
             previous = index.add(group)
             if previous is not None and previous.attributes != group.attributes:
@@ -365,7 +367,9 @@ class Validator:
                 self._to_sql(ctx, dataset)  # a series given twice: compare across series in SQL
             else:
                 ctx.series_keys.add(series_key)
-        ctx.mandatory = tuple(a for a in schema.attributes if schema.components[a].mandatory and a not in given)
+        excused = ctx.groups.excused if ctx.groups is not None else ()
+        ctx.mandatory = tuple(a for a in schema.attributes if schema.components[a].mandatory and a not in given
+                              and a not in excused)
 
     def _series_groups(self, ctx: _DataSetContext, obs: Obs, given: dict[str, str]) -> dict[str, str]:
         """``given`` with the attributes of the groups the series key matches; when the series does not give

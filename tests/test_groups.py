@@ -182,13 +182,19 @@ def test_bad_groups_are_refused_and_change_nothing(registered, hub, admin_token,
 
 
 def test_a_group_matching_no_series_is_a_warning(registered, hub, admin_token):
-    data = specimen(SS).replace(b'CURRENCY="USD" CURRENCY_DENOM="EUR" EXR_TYPE="SP00" EXR_VAR="E" DECIMALS',
-                                b'CURRENCY="NOK" CURRENCY_DENOM="EUR" EXR_TYPE="SP00" EXR_VAR="E" DECIMALS', 1)
-    response = registered.post("/data", content=data, headers=auth(admin_token))
-    # the USD series lost its group: its mandatory group attributes are missing
+    data = specimen(SS)
+    extra = data.split(b"\n")[14].replace(b'CURRENCY_DENOM="EUR"', b'CURRENCY_DENOM="USD"')
+    response = registered.post("/data", content=data.replace(b"<Series ", extra + b"<Series ", 1),
+                               headers=auth(admin_token))
+    assert response.status_code == 200, response.text
+    assert response.json()["issues"]["by_code"][0]["code"] == "GROUP_UNMATCHED"
+    assert response.json()["issues"]["first"][0]["series_key"] == "CHF.USD.SP00.E"
+    assert len(rows(hub)) == 12
+    # a series whose group is missing lacks its mandatory group attributes
+    response = registered.post("/data", content=data.replace(data.split(b"\n")[14], b"", 1),
+                               headers=auth(admin_token))
     assert response.status_code == 422
-    codes = {c["code"] for c in response.json()["issues"]["by_code"]}
-    assert codes == {"GROUP_UNMATCHED", "MANDATORY_ATTRIBUTE_MISSING"}
+    assert {c["code"] for c in response.json()["issues"]["by_code"]} == {"MANDATORY_ATTRIBUTE_MISSING"}
 
 
 def test_group_after_series_is_refused(registered, hub, admin_token):
@@ -197,7 +203,10 @@ def test_group_after_series_is_refused(registered, hub, admin_token):
     assert first_group.strip().startswith(b"<Group")
     moved = data.replace(first_group + b"\n", b"", 1).replace(b"</Series>", b"</Series>" + first_group, 1)
     response = registered.post("/data", content=moved, headers=auth(admin_token))
-    assert response.status_code == 400 and response.json()["issues"]["first"][0]["code"] == "XML_SCHEMA_VIOLATION"
+    # the series before it already missed the group's mandatory attributes: both are said
+    assert response.status_code == 400
+    assert "XML_SCHEMA_VIOLATION" in {c["code"] for c in response.json()["issues"]["by_code"]}
+    assert rows(hub) == []
 
 
 def test_unknown_structure_is_404_not_a_group_error(client, admin_token):
