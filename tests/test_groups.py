@@ -258,3 +258,68 @@ def test_data_of_a_dsd_without_dataflow_is_served(client, admin_token):
     # still 404 for what is not there: no dataflow of that id, no such DSD
     assert client.get("/data/dataflow/ECB/ECB_EXR_NG/1.0/*").status_code == 404
     assert client.get("/data/datastructure/ECB/NOPE/1.0/*").status_code == 404
+
+
+# --- class 7: the SDMX-JSON layout ECB and OECD serve (header, structure, dataSets at the top level) ------------
+
+LEGACY = "data-legacy-json-ECB_EXR_SG.json"
+
+
+def stored(hub) -> list[tuple]:
+    return sorted((r["currency"], r["time_period"], r["obs_value"], r["decimals"], r["unit_measure"], r["title"],
+                   r["coll_method"], r["obs_status"]) for r in rows(hub))
+
+
+def test_legacy_json_layout_is_read_like_the_sdmx_ml_original(registered, hub, admin_token):
+    assert registered.post("/data", content=specimen(SS), headers=auth(admin_token)).status_code == 200
+    from_xml = stored(hub)
+    response = registered.post("/data", content=specimen(LEGACY), headers=auth(admin_token, "application/json"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["observations"] == 12 and body["datasets"][0]["unchanged"] == 12, body
+    assert body["datasets"][0]["structure"] == "datastructure=ECB:ECB_EXR_SG(1.0)"
+    assert stored(hub) == from_xml
+
+
+def test_legacy_json_variants(registered, hub, admin_token):
+    message = json.loads(specimen(LEGACY))
+    # the sdmx-json drafts named the structure by "uri"; sniffed without a Content-Type
+    message["structure"].pop("links")
+    message["structure"]["uri"] = "http://sdw-ws.ecb.europa.eu/datastructure/ECB/ECB_EXR_SG/1.0"
+    response = registered.post("/data", content=json.dumps(message).encode(), headers=auth(admin_token, None))
+    assert response.status_code == 200, response.text
+    assert len(rows(hub)) == 12
+    # members in another order (structure last is what ECB writes; dataSets last here)
+    reordered = {"structure": message["structure"], "header": message["header"], "dataSets": message["dataSets"]}
+    assert registered.post("/data", content=json.dumps(reordered).encode(),
+                           headers=auth(admin_token, "application/json")).status_code == 200
+    # an unknown structure is a 404, a message in both layouts a 400
+    unknown = json.loads(json.dumps(message))
+    unknown["structure"]["uri"] = "http://sdw-ws.ecb.europa.eu/datastructure/ECB/NOPE/1.0"
+    assert registered.post("/data", content=json.dumps(unknown).encode(),
+                           headers=auth(admin_token, "application/json")).status_code == 404
+    both = {**message, "data": {"dataSets": message["dataSets"], "structure": message["structure"]}}
+    response = registered.post("/data", content=json.dumps(both).encode(), headers=auth(admin_token, "application/json"))
+    assert response.status_code == 400 and response.json()["issues"]["first"][0]["code"] == "JSON_SCHEMA_VIOLATION"
+
+
+# --- no 5xx for any mutation of the new specimens ------------------------------------------------------------
+
+def _mutations(data: bytes) -> list[bytes]:
+    """Truncations, and a few edits that break group ids, keys and JSON structure."""
+    out = [data[: len(data) * i // 7] for i in range(1, 7)]
+    out += [data.replace(b"SiblingGroup", b"", 1), data.replace(b"SiblingGroup", b"Sibling Group"),
+            data.replace(b"<Group ", b"<Group type=\"X\" "), data.replace(b"CURRENCY", b"currency", 2),
+            data.replace(b'"series"', b'"series": [], "x"', 1), data.replace(b'"dataSets"', b'"dataSets": {}, "y"', 1),
+            data.replace(b'"values"', b'"values": 3, "z"', 1), data.replace(b"[", b"{", 1),
+            data.replace(b"GroupKey", b"SeriesKey", 2),
+            data.replace(b"<Series ", b"<Group xsi:type=\"exr:SiblingGroup\"/><Series ", 1)]
+    return [m for m in out if m != data]
+
+
+@pytest.mark.parametrize("name", [*SG_DATA, LEGACY])
+def test_no_5xx_for_mutations(registered, admin_token, name):
+    for body in _mutations(specimen(name)):
+        response = registered.post("/data", content=body, headers=auth(admin_token, None))
+        assert response.status_code < 500, (body[:200], response.text)
+        assert response.status_code in (200, 400, 404, 413, 415, 422), response.text
