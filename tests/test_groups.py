@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import sdmx
@@ -323,3 +324,66 @@ def test_no_5xx_for_mutations(registered, admin_token, name):
         response = registered.post("/data", content=body, headers=auth(admin_token, None))
         assert response.status_code < 500, (body[:200], response.text)
         assert response.status_code in (200, 400, 404, 413, 415, 422), response.text
+
+
+def flat_structure_specific(data: bytes) -> bytes:
+    """The structure-specific specimen as a flat (AllDimensions) StructureSpecificData message: each Obs carries
+    its series key; the Group elements stay before them."""
+    text = data.decode().replace("StructureSpecificTimeSeriesData", "StructureSpecificData")
+    text = text.replace('dimensionAtObservation="TIME_PERIOD"', 'dimensionAtObservation="AllDimensions"')
+    text = text.replace("ObsLevelDim:TIME_PERIOD", "ObsLevelDim:AllDimensions")
+    out, key = [], ""
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("<Series "):
+            key = stripped[len("<Series "):-1]
+            continue
+        if stripped == "</Series>":
+            continue
+        out.append(line.replace("<Obs ", f"<Obs {key} ") if stripped.startswith("<Obs ") else line)
+    return "\n".join(out).encode()
+
+
+def test_flat_structure_specific_groups_apply_per_observation(registered, hub, admin_token):
+    response = registered.post("/data", content=flat_structure_specific(specimen(SS)), headers=auth(admin_token))
+    assert response.status_code == 200, response.text
+    assert group_values(rows(hub)) == {c: {v} for c, v in EXPECTED.items()}
+    assert {r["coll_method"] for r in rows(hub)} == {"Average of observations through period"}
+
+
+def test_observation_dimension_in_the_group(registered, hub, admin_token):
+    """With CURRENCY at the observation, the group's attributes vary by observation: no Group elements, and the
+    answer pushed back stores the same rows."""
+    assert registered.post("/data", content=specimen(SS), headers=auth(admin_token)).status_code == 200
+    before = stored(hub)
+    answer = registered.get(DSD_DATA + "?dimensionAtObservation=CURRENCY",
+                            headers={"Accept": "application/vnd.sdmx.structurespecificdata+xml;version=2.1"})
+    assert answer.status_code == 200 and b"<Group" not in answer.content
+    response = registered.post("/data", content=answer.content, headers=auth(admin_token))
+    assert response.status_code == 200 and response.json()["datasets"][0]["unchanged"] == 12, response.text
+    assert stored(hub) == before
+
+
+def test_series_of_one_group_key_that_disagree(registered, hub, admin_token):
+    """Monthly and annual series share a sibling group key; pushed apart with different CHF titles, the answer
+    writes TITLE on each CHF series (not on the group) and the rest on the groups; pushed back, nothing changes."""
+    assert registered.post("/data", content=specimen(SS), headers=auth(admin_token)).status_code == 200
+    annual = specimen(SS).replace(b'FREQ="M"', b'FREQ="A"')
+    for month, year in ((b"2010-08", b"2008"), (b"2010-09", b"2009"), (b"2010-10", b"2010")):
+        annual = annual.replace(b'TIME_PERIOD="' + month + b'"', b'TIME_PERIOD="' + year + b'"')
+    annual = annual.replace(b"ECB reference exchange rate, Swiss franc/Euro", b"Swiss franc/Euro, annual")
+    response = registered.post("/data", content=annual, headers=auth(admin_token))
+    assert response.status_code == 200, response.text
+    before = stored(hub)
+    assert len(before) == 24
+    for accept in ("application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+                   "application/vnd.sdmx.genericdata+xml;version=2.1"):
+        answer = registered.get(DSD_DATA, headers={"Accept": accept}).content
+        groups = re.findall(rb"<gen:Group .*?</gen:Group>|<Group .*?/>", answer)
+        assert len(groups) == 4, answer[:3000]
+        chf_group = next(g for g in groups if b'"CHF"' in g)
+        assert b"TITLE" not in chf_group and b"DECIMALS" in chf_group
+        assert answer.count(b"Swiss franc/Euro, annual") == 1 and answer.count(b"Swiss franc/Euro\"") == 1
+        response = registered.post("/data", content=answer, headers=auth(admin_token, accept))
+        assert response.status_code == 200 and response.json()["datasets"][0]["unchanged"] == 24, response.text
+        assert stored(hub) == before
