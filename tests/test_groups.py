@@ -387,3 +387,23 @@ def test_series_of_one_group_key_that_disagree(registered, hub, admin_token):
         response = registered.post("/data", content=answer, headers=auth(admin_token, accept))
         assert response.status_code == 200 and response.json()["datasets"][0]["unchanged"] == 24, response.text
         assert stored(hub) == before
+
+
+def test_over_http_on_a_real_hub(live):
+    """A real hub process: register, push every group specimen and the legacy JSON, read the DSD's data back
+    with sdmx1 (its group attributes included)."""
+    dsd = sdmx.read_sdmx(SPECIMENS / STRUCTURE).structure["ECB_EXR_SG"]
+    with live.client(live.token(None)) as admin:
+        response = admin.post("/structure", content=specimen(STRUCTURE), headers={"Content-Type": "application/xml"})
+        assert response.status_code == 201, response.text
+        for name in [*SG_DATA, LEGACY]:
+            content_type = "application/json" if name.endswith(".json") else "application/xml"
+            response = admin.post("/data", content=specimen(name), headers={"Content-Type": content_type})
+            assert response.status_code == 200, (name, response.text)
+    with live.client() as anyone:
+        answer = anyone.get(DSD_DATA, headers={"Accept": "application/vnd.sdmx.structurespecificdata+xml;version=2.1"})
+    assert answer.status_code == 200
+    message = sdmx.read_sdmx(io.BytesIO(answer.content), structure=dsd)
+    groups = {gk.values["CURRENCY"].value: (str(gk.attrib["DECIMALS"].value), str(gk.attrib["UNIT_MEASURE"].value),
+                                            str(gk.attrib["TITLE"].value)) for gk in message.data[0].group}
+    assert groups == EXPECTED
