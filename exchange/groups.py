@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from exchange.catalog import DsdSchema
 from exchange.rows import GroupValues
 
+_LEVELS = {"dataset": "dataset", "obs": "observation", "dimensions": "series"}
+
 
 @dataclass
 class GroupProblem:
@@ -61,8 +63,9 @@ def split(schema: DsdSchema, group: GroupValues) -> tuple[SplitGroup | None, lis
             problems.append(GroupProblem("GROUP_KEY_MISMATCH", f"{component} is not a dimension of group {group.id} "
                                          f"({', '.join(dims)}).", component, attributes[component]))
         elif rule is not None and rule.group != group.id:
+            level = f"group {rule.group}" if rule.group else _LEVELS.get(rule.attachment, rule.attachment) + " level"
             problems.append(GroupProblem("ATTRIBUTE_LEVEL", f"{component} is not attached to group {group.id}; "
-                                         f"{schema.ref} attaches it at {rule.attachment} level.", component,
+                                         f"{schema.ref} attaches it to the {level}.", component,
                                          attributes[component]))
     return SplitGroup(group.id, given, dict(attributes), group.where), problems
 
