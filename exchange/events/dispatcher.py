@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from exchange.events import mail
+from exchange.events import links, mail
 from exchange.events.outbox import emit
 from exchange.events.webhook import Attempt, body, post
 from exchange.settings import Settings
@@ -107,7 +107,7 @@ class Dispatcher:
     def _send(self, row: Any, target: Any) -> Attempt:
         payload = json.loads(row.payload)
         if row.channel == "email":
-            subject, text = mail.compose(row.type, row.uid, row.provider, payload)
+            subject, text = mail.compose(row.type, row.uid, row.provider, payload, links.base(self.settings))
             return mail.send(self.settings, target, subject, text)
         data = {**payload, "providers": row.providers.split(), "dataflow": row.dataflow, "subject": row.subject}
         occurred = row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC).isoformat()

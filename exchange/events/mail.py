@@ -16,10 +16,12 @@ FOOTER = ("\n--\nSent by the exchange hub to the contact address of {provider}. 
           "The same events are in the feed (GET /events) and can be received as webhooks (POST /subscriptions).\n")
 
 
-def compose(type_: str, uid: str, provider: str, payload: dict[str, Any]) -> tuple[str, str]:
-    """(subject, body) of the message about one event."""
-    writer = WRITERS.get(type_, _generic)
-    subject, lines = writer(payload)
+def compose(type_: str, uid: str, provider: str, payload: dict[str, Any], base: str = "") -> tuple[str, str]:
+    """(subject, body) of the message about one event; relative links are made absolute with ``base``."""
+    if type_.startswith("case."):
+        subject, lines = _case(type_, payload, base)
+    else:
+        subject, lines = WRITERS.get(type_, _generic)(payload)
     return f"[exchange] {subject}", "\n".join(lines) + FOOTER.format(provider=provider, uid=uid, type=type_)
 
 
@@ -72,6 +74,56 @@ def _generic(p: dict[str, Any]) -> tuple[str, list[str]]:
     lines = [f"{k}: {v}" for k, v in sorted(p.items()) if not isinstance(v, dict | list)]
     lines += [f"{k}: {v}" for k, v in sorted(p.get("links", {}).items())]
     return str(p.get("summary") or p.get("title") or "Notification"), lines
+
+
+CASE_ACTIONS = {
+    "case.opened": "was opened: your figures and your partner's disagree beyond the reconciliation policy",
+    "case.acknowledged": "was acknowledged by {by}", "case.explained": "was explained by {by} ({reason})",
+    "case.revised": "was revised by submission {submission}", "case.resolved": "is resolved: every period is "
+    "now within the policy or explained", "case.reopened": "was reopened: a revision moved a period out of policy",
+    "case.closed": "is closed: the difference is explained and accepted", "case.commented": "has a comment by {by}",
+}
+
+
+def _case(type_: str, p: dict[str, Any], base: str) -> tuple[str, list[str]]:
+    """A case event: the pair, what happened, each period's E and I with the difference, and where to act."""
+    origin, destination = p.get("origin"), p.get("destination")
+    action = CASE_ACTIONS.get(type_, type_).format_map(_Blank(p))
+    lines = [f"Reconciliation case {p.get('case')} ({origin} -> {destination}, {p.get('dataflow')}, breakdown "
+             f"{p.get('breakdown')}, basis {p.get('basis')}) {action}.", ""]
+    periods = p.get("periods") or p.get("after") or {}
+    for period, values in sorted(periods.items()):
+        if isinstance(values, dict) and "E" in values:
+            lines.append(_period_line(str(period), origin, destination, values))
+    if p.get("text"):
+        lines += ["", f"Text: {p['text']}"]
+    links = p.get("links", {})
+    lines += ["", f"The case, its evidence and the actions you may take: {_absolute(base, links.get('case'))}"]
+    for name in ("emigration_by_origin", "immigration_by_destination"):
+        if links.get(name):
+            lines.append(f"{name.replace('_', ' ').capitalize()}: {_absolute(base, links[name])}")
+    return f"Case {p.get('case')} {origin}->{destination}: {type_.split('.', 1)[1]}", lines
+
+
+def _period_line(period: str, origin: Any, destination: Any, v: dict[str, Any]) -> str:
+    e, i = v.get("E"), v.get("I")
+    e_text = "not reported" if e is None else f"{e:g}"
+    i_text = "not reported" if i is None else f"{i:g}"
+    line = f"- {period}: {origin} reported {e_text} emigrants to {destination}; {destination} reported {i_text} " \
+           f"immigrants from {origin}"
+    if isinstance(e, int | float) and isinstance(i, int | float):
+        line += f"; difference I-E {i - e:+g}" + (f", I/E {i / e:.2f}" if e else "")
+    return line + (f"; flag {v['flag']}" if v.get("flag") else "") + (f"; {v['state']}" if v.get("state") else "")
+
+
+def _absolute(base: str, link: Any) -> str:
+    text = str(link or "")
+    return base + text if text.startswith("/") else text
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 WRITERS: dict[str, Callable[[dict[str, Any]], tuple[str, list[str]]]] = {
