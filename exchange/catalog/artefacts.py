@@ -9,6 +9,7 @@ registered, valid against the XSDs like their sources. References between artefa
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ class Artefacts:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
         for source in sources:
             root = etree.fromstring(source, parser)
+            urns_to_refs(root)
             structures = root.find(f"{{{MES}}}Structures")
             for container in structures if structures is not None else []:
                 for element in container:
@@ -216,6 +218,35 @@ def urn_key(urn: str) -> Key | None:
         return None
     resource = REF_CLASSES.get(head.rsplit(".", 1)[-1])
     return None if resource is None else (resource, agency, ident, version)
+
+
+def urns_to_refs(root: Any) -> None:
+    """Rewrite each ``<URN>`` reference as the equivalent ``<Ref/>`` (SDMX 2.1 SDMXCommonReferences.xsd).
+
+    Both forms are valid 2.1, but some clients (pysdmx) read only ``<Ref class=...>``, so answers use it.
+    """
+    for urn in list(root.iter("URN")):
+        attributes = urn_ref(urn.text or "")
+        if attributes is not None:
+            ref = etree.Element("Ref", attributes)
+            ref.tail = urn.tail
+            urn.getparent().replace(urn, ref)
+
+
+_URN = re.compile(r"urn:sdmx:org\.sdmx\.infomodel\.(?P<package>[a-z]+)\.(?P<cls>[A-Za-z]+)="
+                  r"(?P<agency>[^:()]+):(?P<id>[^:()]+)\((?P<version>[^()]+)\)(?:\.(?P<item>[^()]+))?$")
+
+
+def urn_ref(urn: str) -> dict[str, str] | None:
+    """The ``Ref`` attributes of an SDMX URN (SDMX 2.1 Part II 3.3), None if it is not one."""
+    match = _URN.match(urn.strip())
+    if match is None:
+        return None
+    ref = {"agencyID": match["agency"], "class": match["cls"], "package": match["package"]}
+    if match["item"]:
+        return {**ref, "maintainableParentID": match["id"], "maintainableParentVersion": match["version"],
+                "id": match["item"]}
+    return {**ref, "id": match["id"], "version": match["version"]}
 
 
 def _ref_elements(element: Any) -> Iterable[Key]:
