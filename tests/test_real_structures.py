@@ -178,11 +178,17 @@ def codelist_30(agency: str, cl_id: str, codes: list[str], parents: dict[str, st
             f"{cl_id}</com:Name>{body}</str:Codelist>")
 
 
-def ecb_exr_30(client, token: str) -> None:
-    """Register the official 3.0 ECB_EXR DSD, its concepts, its code lists and a dataflow EXR for it."""
+def ecb_lists_and_concepts_30(client, token: str) -> None:
+    """The code lists (built here) and concepts (official sample) the official 3.0 ECB_EXR DSD refers to."""
     lists = message_30("<str:Codelists>" + "".join(codelist_30("ECB", i, c) for i, c in ECB_LISTS.items())
                        + "</str:Codelists>")
-    assert post(client, token, lists).status_code == 201
+    for body in (lists, sample_30("structure-conceptscheme.xml")):
+        assert post(client, token, body).status_code == 201
+
+
+def ecb_exr_30(client, token: str) -> None:
+    """Register the official 3.0 ECB_EXR DSD, its concepts, its code lists and a dataflow EXR for it."""
+    ecb_lists_and_concepts_30(client, token)
     for name in SAMPLES_30:
         response = post(client, token, sample_30(name))
         assert response.status_code == 201, response.text
@@ -227,3 +233,51 @@ def test_sdmx_ml_30_structures_registered_served_and_used_for_data(client, hub, 
     read_back = client.get("/data/ECB,EXR,1.0/all")
     message = sdmx.read_sdmx(__import__("io").BytesIO(read_back.content))
     assert sum(len(s) for s in message.data[0].series.values()) == data.count(b"<Obs ")
+    # A multi-valued (3.0 complex) attribute value is refused, naming SDMX-ML 3.0, not 2.1.
+    comp = data.replace(b'<Obs TIME_PERIOD="2000"', b'<Comp id="OBS_COM"><Value>a</Value><Value>b</Value></Comp>'
+                        b'<Obs TIME_PERIOD="2000"', 1)
+    response = client.post("/data", content=comp, headers=auth(admin_token))
+    assert response.status_code == 400, response.text
+    (issue,) = response.json()["issues"]["first"]
+    assert '<Comp id="OBS_COM">' in issue["message"] and "SDMX-ML 3.0" in issue["message"]
+    assert "2.1" not in issue["message"] + issue["fix"]
+
+
+# --- class 8: small ones ---------------------------------------------------------------------------
+
+def test_empty_but_defined_code_list_is_not_missing(client, admin_token):
+    """ECB's EXR message with ISO:CL_CURRENCY defined but (still) empty: the DSD resolves; values are refused."""
+    text = specimen("structure-ECB_EXR_NG-full.xml")
+    emptied = re.sub(rb'(<structure:Codelist id="CL_CURRENCY".*?</common:Name>).*?(</structure:Codelist>)', rb"\1\2",
+                     text, flags=re.S)
+    response = post(client, admin_token, emptied)
+    assert response.status_code == 201, response.text
+    assert "urn:sdmx:org.sdmx.infomodel.codelist.Codelist=ISO:CL_CURRENCY(1.0)" in response.text
+    assert items(client, "/codelist/ISO/CL_CURRENCY/1.0") == []
+    data = specimen("data-structurespecifictimeseries-ECB_EXR_NG.xml")
+    refused = client.post("/data", content=data, headers=auth(admin_token))
+    assert refused.status_code == 422 and "CURRENCY" in refused.text
+
+
+HCL = (f'<?xml version="1.0" encoding="UTF-8"?><mes:Structure xmlns:mes="{V21}message" xmlns:str="{V21}structure" '
+       f'xmlns:com="{V21}common"><mes:Header><mes:ID>HCL</mes:ID><mes:Test>false</mes:Test><mes:Prepared>'
+       '2026-01-01T00:00:00Z</mes:Prepared><mes:Sender id="ESTAT"/></mes:Header><mes:Structures>'
+       '<str:HierarchicalCodelists><str:HierarchicalCodelist id="HCL_FREQ" agencyID="ESTAT" version="1.0">'
+       '<com:Name xml:lang="en">Frequencies, longest first</com:Name><str:Hierarchy id="BY_LENGTH">'
+       '<com:Name xml:lang="en">By length</com:Name><str:HierarchicalCode id="A"><str:Code><Ref agencyID="SDMX" '
+       'maintainableParentID="CL_FREQ" maintainableParentVersion="1.0" id="A" class="Code" package="codelist"/>'
+       '</str:Code><str:HierarchicalCode id="Q"><str:Code><Ref agencyID="SDMX" maintainableParentID="CL_FREQ" '
+       'maintainableParentVersion="1.0" id="Q" class="Code" package="codelist"/></str:Code></str:HierarchicalCode>'
+       '</str:HierarchicalCode></str:Hierarchy></str:HierarchicalCodelist></str:HierarchicalCodelists>'
+       '</mes:Structures></mes:Structure>').encode()
+
+
+def test_hierarchical_code_list_answer_lists_it(client, admin_token):
+    """A hierarchical code list the way Eurostat writes them (codes referenced by their code list)."""
+    assert post(client, admin_token, specimen("structure-SDMX-common-codelists.xml")).status_code == 201
+    response = post(client, admin_token, HCL)
+    assert response.status_code == 201, response.text
+    assert response.json()["artefacts"] == [{
+        "urn": "urn:sdmx:org.sdmx.infomodel.codelist.HierarchicalCodelist=ESTAT:HCL_FREQ(1.0)", "action": "Replace"}]
+    served = client.get("/hierarchicalcodelist/ESTAT/HCL_FREQ?references=children")
+    assert artefact_ids(served.content) == {("HierarchicalCodelist", "HCL_FREQ"), ("Codelist", "CL_FREQ")}

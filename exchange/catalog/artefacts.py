@@ -43,7 +43,8 @@ ELEMENT_TO_RESOURCE = {element: resource for resource, (element, _c) in RESOURCE
 #: Ref class -> resource, for references inside artefacts.
 REF_CLASSES = {"Codelist": "codelist", "ConceptScheme": "conceptscheme", "Concept": "conceptscheme",
                "DataStructure": "datastructure", "Dataflow": "dataflow", "DataProviderScheme": "dataproviderscheme",
-               "DataProvider": "dataproviderscheme", "AgencyScheme": "agencyscheme", "CategoryScheme": "categoryscheme"}
+               "DataProvider": "dataproviderscheme", "AgencyScheme": "agencyscheme", "CategoryScheme": "categoryscheme",
+               "Code": "codelist"}
 ITEM_SCHEMES = {"codelist", "conceptscheme", "agencyscheme", "dataproviderscheme", "dataconsumerscheme",
                 "organisationunitscheme", "categoryscheme"}
 
@@ -255,7 +256,7 @@ def _ref_elements(element: Any) -> Iterable[Key]:
         resource = REF_CLASSES.get(cls or "")
         if resource is None:
             continue
-        if cls in ("Concept", "DataProvider"):
+        if cls in ("Concept", "DataProvider", "Code"):
             yield (resource, ref.get("agencyID", ""), ref.get("maintainableParentID", ""),
                    ref.get("maintainableParentVersion", "1.0"))
         else:
@@ -264,7 +265,8 @@ def _ref_elements(element: Any) -> Iterable[Key]:
 
 def _implied_class(ref: Any) -> str | None:
     parent = etree.QName(ref.getparent()).localname
-    return {"Enumeration": "Codelist", "ConceptIdentity": "Concept", "Structure": "DataStructure"}.get(parent)
+    return {"Enumeration": "Codelist", "ConceptIdentity": "Concept", "Structure": "DataStructure",
+            "IncludedCodelist": "Codelist"}.get(parent)
 
 
 def _stub(element: Any) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sdmx
+from lxml import etree
 import sdmx.urn
 from sdmx.model import common
 
@@ -23,11 +24,25 @@ class CatalogError(Exception):
 
 
 def _key(artefact: Any) -> tuple[str, str, str]:
-    return (artefact.maintainer.id, artefact.id, str(artefact.version))
+    """(agency, id, version); a reference without an agency (e.g. a broken URN) has agency ""."""
+    return (getattr(artefact.maintainer, "id", ""), artefact.id, str(artefact.version))
 
 
-def _stub(artefact: Any) -> bool:
-    return bool(getattr(artefact, "is_external_reference", False))
+def _stub(artefact: Any, defined: set[tuple[str, str, str, str]]) -> bool:
+    """Only a reference (``isExternalReference="true"``, or referred to without being in the message)?
+
+    sdmx1 also flags an empty item scheme as an external reference; one the message defines is not (#11).
+    """
+    element = type(artefact).__name__.replace("Definition", "")  # sdmx1 DataflowDefinition: <str:Dataflow>
+    return bool(getattr(artefact, "is_external_reference", False)) and (element, *_key(artefact)) not in defined
+
+
+def _defined(data: bytes) -> set[tuple[str, str, str, str]]:
+    """(element, agency, id, version) of every maintainable the message defines (not an external reference)."""
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    return {(etree.QName(e).localname, e.get("agencyID", ""), e.get("id", ""), e.get("version", "1.0"))
+            for container in root.iterfind("{*}Structures/*") for e in container
+            if isinstance(e.tag, str) and e.get("isExternalReference") != "true"}
 
 
 @dataclass
@@ -70,6 +85,7 @@ class Catalog:
             raise CatalogError(f"{label}: not a readable SDMX-ML structure message ({exc})") from exc
         if type(msg).__name__ != "StructureMessage":
             raise CatalogError(f"{label}: expected an SDMX structure message, got {type(msg).__name__}")
+        defined = _defined(data)
         actions: dict[int, str] = {}
         targets = [
             (msg.codelist, self.codelists), (msg.concept_scheme, self.concept_schemes),
@@ -78,10 +94,10 @@ class Catalog:
         ]
         for found, target in targets:
             for artefact in found.values():
-                if not _stub(artefact):
+                if not _stub(artefact, defined):
                     actions[id(artefact)] = _add(target, artefact)
         self.sources.append(data)
-        return [(_urn(a), actions.get(id(a), "Replace")) for a in msg.iter_objects() if not _stub(a)]
+        return [(_urn(a), actions.get(id(a), "Replace")) for a in msg.iter_objects() if not _stub(a, defined)]
 
     def resolve(self) -> None:
         """Check every reference and compile one schema per dataflow (and per DSD)."""
@@ -105,10 +121,10 @@ class Catalog:
         self.schemas.clear()
         self.dsd_schemas.clear()
         for key, dsd in self.dsds.items():
-            self.dsd_schemas[key] = compile_dsd(dsd, schemes, self._constraints_on({key}))
+            self.dsd_schemas[key] = _compiled(key, dsd, schemes, self._constraints_on({key}))
         for key, dsd_key in dsd_of_flow.items():
             constraints = self._constraints_on({key, dsd_key})
-            self.schemas[key] = compile_dsd(self.dsds[dsd_key], schemes, constraints)
+            self.schemas[key] = _compiled(dsd_key, self.dsds[dsd_key], schemes, constraints)
 
     def _dsd_problems(self, key: tuple[str, str, str], dsd: Any, schemes: dict[Any, Any]) -> list[str]:
         problems = []
@@ -193,6 +209,15 @@ def _add(target: dict[tuple[str, str, str], Any], artefact: Any) -> str:
         if item.id not in existing:
             existing.append(item)
     return "Merge"
+
+
+def _compiled(key: tuple[str, str, str], dsd: Any, schemes: dict[Any, Any], constraints: list[Any]) -> DsdSchema:
+    """compile_dsd, with a DSD sdmx1 read into an unexpected shape (a broken message) refused, never a 500."""
+    try:
+        return compile_dsd(dsd, schemes, constraints)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise CatalogError(f"DSD {_ref(key)} cannot be used: its components are incomplete or misplaced "
+                           f"({type(exc).__name__}: {exc}). Check it against the SDMX-ML schemas.") from exc
 
 
 def _restricting(constraint: Any) -> list[Any]:
