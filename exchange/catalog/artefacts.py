@@ -62,7 +62,7 @@ class Artefacts:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
         for source in sources:
             root = etree.fromstring(source, parser)
-            urns_to_refs(root)
+            normalise(root)
             structures = root.find(f"{{{MES}}}Structures")
             for container in structures if structures is not None else []:
                 for element in container:
@@ -219,6 +219,49 @@ def urn_key(urn: str) -> Key | None:
         return None
     resource = REF_CLASSES.get(head.rsplit(".", 1)[-1])
     return None if resource is None else (resource, agency, ident, version)
+
+
+def normalise(root: Any) -> None:
+    """Write out what SDMX-ML 2.1 lets a message leave implied, so every client reads the answers (#11).
+
+    Each form is equivalent under the 2.1 schemas: ``<URN>`` references become ``<Ref/>`` (pysdmx reads only
+    those), a ``Ref`` gets the ``class``/``package`` its element implies (pandasdmx needs them), component
+    lists get their fixed ids and texts their default language (sdmxthon needs both).
+    """
+    urns_to_refs(root)
+    _default_language(root)
+    for ref in root.iter("Ref"):
+        cls = ref.get("class") or _implied_class(ref)
+        if cls in _PACKAGES and ref.get("class") is None:
+            ref.set("class", cls)
+            ref.set("package", _PACKAGES[cls])
+    for name, fixed in _FIXED_IDS.items():
+        for element in root.iter(f"{{{STR}}}{name}"):
+            element.set("id", element.get("id") or fixed)
+    for component in root.iter(*_COMPONENTS):
+        concept = component.find(f"{{{STR}}}ConceptIdentity/Ref")
+        if component.get("id") is None and concept is not None and concept.get("id"):
+            component.set("id", concept.get("id"))  # a component's id defaults to its concept's (2.1 Part II 5.3)
+
+
+_PACKAGES = {"Codelist": "codelist", "Concept": "conceptscheme", "DataStructure": "datastructure"}
+#: SDMXStructureDataStructure.xsd: the fixed ids of a DSD's component lists.
+_FIXED_IDS = {"DimensionList": "DimensionDescriptor", "AttributeList": "AttributeDescriptor",
+              "MeasureList": "MeasureDescriptor"}
+_COMPONENTS = tuple(f"{{{STR}}}{name}" for name in ("Dimension", "MeasureDimension", "TimeDimension", "Attribute",
+                                                   "PrimaryMeasure"))
+_TEXTS = tuple(f"{{{COM}}}{name}" for name in ("Name", "Description", "AnnotationText"))
+_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _default_language(root: Any) -> None:
+    """Write the language of texts that leave it out: ``xml:lang`` defaults to ``en`` (SDMXCommon.xsd TextType).
+
+    Clients such as sdmxthon need the attribute to be there.
+    """
+    for text in root.iter(*_TEXTS):
+        if _LANG not in text.attrib:
+            text.set(_LANG, "en")
 
 
 def urns_to_refs(root: Any) -> None:
