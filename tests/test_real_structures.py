@@ -281,3 +281,22 @@ def test_hierarchical_code_list_answer_lists_it(client, admin_token):
         "urn": "urn:sdmx:org.sdmx.infomodel.codelist.HierarchicalCodelist=ESTAT:HCL_FREQ(1.0)", "action": "Replace"}]
     served = client.get("/hierarchicalcodelist/ESTAT/HCL_FREQ?references=children")
     assert artefact_ids(served.content) == {("HierarchicalCodelist", "HCL_FREQ"), ("Codelist", "CL_FREQ")}
+
+
+def test_sdmx_ml_31_and_unregistrable_30_content(client, admin_token):
+    """3.1 uses the 3.0 rules; 3.0 artefact types the hub does not register are a clear 400, nothing stored."""
+    v31 = sample_30("structure-codelist.xml").replace(b"/v3_0/", b"/v3_1/")
+    assert post(client, admin_token, v31).status_code == 201
+    assert items(client, "/codelist/SDMX/CL_AGE/1.0") == ["Y", "M", "W", "D", "H"]
+    value_list = message_30('<str:ValueLists><str:ValueList agencyID="ECB" id="VL_X" version="1.0">'
+                            '<com:Name xml:lang="en">X</com:Name><str:ValueItem id="A"/></str:ValueList>'
+                            "</str:ValueLists>" + "<str:Codelists>" + codelist_30("ECB", "CL_NEW", ["A"])
+                            + "</str:Codelists>")
+    response = post(client, admin_token, value_list)
+    assert response.status_code == 400 and "ValueLists are not registered" in response.json()["message"]
+    extension = message_30("<str:Codelists>" + codelist_30("ECB", "CL_EXT", ["B"]).replace(
+        "</str:Codelist>", '<str:CodelistExtension><str:Codelist>urn:sdmx:org.sdmx.infomodel.codelist.Codelist='
+        'SDMX:CL_AGE(1.0)</str:Codelist></str:CodelistExtension></str:Codelist>') + "</str:Codelists>")
+    response = post(client, admin_token, extension)
+    assert response.status_code == 400 and "CodelistExtension" in response.json()["message"]
+    assert client.get("/codelist/ECB/all").status_code == 404

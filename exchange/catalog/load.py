@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import sdmx
-from lxml import etree
 import sdmx.urn
+from lxml import etree
 from sdmx.model import common
 
 from exchange.catalog.artefacts import Artefacts
