@@ -231,7 +231,11 @@ def _restricting(constraint: Any) -> list[Any]:
 
 def _urn(artefact: Any) -> str:
     """The artefact's URN as the message gives it, or as SDMX 2.1 Part II 3.3 writes it (class DataStructure)."""
-    return str(artefact.urn or sdmx.urn.make(artefact)).replace(".DataStructureDefinition=", ".DataStructure=")
+    try:
+        urn = str(artefact.urn or sdmx.urn.make(artefact))
+    except (AttributeError, TypeError, ValueError):  # an artefact sdmx1 could not fully identify
+        urn = f"{type(artefact).__name__}={_ref(_key(artefact))}"
+    return urn.replace(".DataStructureDefinition=", ".DataStructure=")
 
 
 def _components(dsd: Any) -> Iterable[Any]:
