@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from exchange.api.contract import hub_errors
 from exchange.api.deps import AdminDep, HubDep
 from exchange.body import open_decoded, spool_async
-from exchange.catalog import Catalog, CatalogError, load_catalog
+from exchange.catalog import CatalogError, load_catalog
 from exchange.events.producers import structure_registered
 from exchange.hub import Hub
 from exchange.ingest import Principal
@@ -55,12 +55,12 @@ def _register(hub: Hub, data: bytes, admin: Principal) -> tuple[int, dict[str, A
         except CatalogError as exc:
             status = 409 if "dangling" in str(exc) else 400
             return status, {"status": "Failure", "code": status, "message": str(exc)}
-        added = Catalog().add_message(data, label)  # the URNs this message brings (for the answer)
         with hub.engine.execution_options(write=True).begin() as conn:
             conn.execute(insert(structure_document).values(
                 label=label, content=data, sha256=hashlib.sha256(data).hexdigest(), submitted_by=admin.token_id,
                 submitted_at=datetime.now(UTC)))
-            structure_registered(conn, hub.settings, added, label)
+            structure_registered(conn, hub.settings, [urn for urn, _ in catalog.last_added], label)
         ensure_all(hub.engine, catalog, hub.tables)
         hub.catalog = catalog
-    return 201, {"status": "Success", "code": 201, "artefacts": [{"urn": u, "action": "Replace"} for u in added]}
+    return 201, {"status": "Success", "code": 201,
+                 "artefacts": [{"urn": urn, "action": action} for urn, action in catalog.last_added]}

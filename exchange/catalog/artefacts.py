@@ -9,6 +9,7 @@ registered, valid against the XSDs like their sources. References between artefa
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,7 +43,8 @@ ELEMENT_TO_RESOURCE = {element: resource for resource, (element, _c) in RESOURCE
 #: Ref class -> resource, for references inside artefacts.
 REF_CLASSES = {"Codelist": "codelist", "ConceptScheme": "conceptscheme", "Concept": "conceptscheme",
                "DataStructure": "datastructure", "Dataflow": "dataflow", "DataProviderScheme": "dataproviderscheme",
-               "DataProvider": "dataproviderscheme", "AgencyScheme": "agencyscheme", "CategoryScheme": "categoryscheme"}
+               "DataProvider": "dataproviderscheme", "AgencyScheme": "agencyscheme", "CategoryScheme": "categoryscheme",
+               "Code": "codelist"}
 ITEM_SCHEMES = {"codelist", "conceptscheme", "agencyscheme", "dataproviderscheme", "dataconsumerscheme",
                 "organisationunitscheme", "categoryscheme"}
 
@@ -60,6 +62,7 @@ class Artefacts:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
         for source in sources:
             root = etree.fromstring(source, parser)
+            normalise(root)
             structures = root.find(f"{{{MES}}}Structures")
             for container in structures if structures is not None else []:
                 for element in container:
@@ -67,10 +70,24 @@ class Artefacts:
                     if resource is None or element.get("isExternalReference") == "true":
                         continue
                     key = (resource, element.get("agencyID", ""), element.get("id", ""), element.get("version", "1.0"))
-                    artefacts.elements[key] = element
+                    artefacts.add(key, element)
         for key, element in artefacts.elements.items():
             artefacts.refs[key] = {r for r in _references(element) if r in artefacts.elements and r != key}
         return artefacts
+
+    def add(self, key: Key, element: Any) -> None:
+        """Keep ``element``; a partial item scheme (``isPartial="true"``) only adds the items the kept one lacks.
+
+        SDMX 2.1 Part II 3.5.2: a partial item scheme carries a subset of the items; it never removes any (#11).
+        """
+        existing = self.elements.get(key)
+        if existing is None or element.get("isPartial") != "true" or key[0] not in ITEM_SCHEMES:
+            self.elements[key] = element
+            return
+        known = {child.get("id") for child in existing if _is_item(child)}
+        for child in element:
+            if _is_item(child) and child.get("id") not in known:
+                existing.append(copy.deepcopy(child))
 
     # --- selection (REST 1.5 keywords all/latest and "+" lists; 2.x "*", "," and "~"/"+" are mapped to these) --
 
@@ -178,13 +195,111 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in text.split("."))
 
 
+def _is_item(child: Any) -> bool:
+    return isinstance(child.tag, str) and etree.QName(child).localname not in ("Annotations", "Name", "Description")
+
+
 def _references(element: Any) -> Iterable[Key]:
+    """What an artefact refers to, written as ``<Ref .../>`` or as ``<URN>urn:sdmx:...</URN>`` (both SDMX 2.1)."""
+    yield from _ref_elements(element)
+    for urn in element.iter("URN"):
+        key = urn_key(urn.text or "")
+        if key is not None:
+            yield key
+
+
+def urn_key(urn: str) -> Key | None:
+    """``urn:sdmx:org.sdmx.infomodel.{package}.{Class}=AGENCY:ID(VERSION)[.ITEM]`` -> key (SDMX 2.1 Part II, 3.3)."""
+    try:
+        head, body = urn.strip().split("=", 1)
+        agency, rest = body.split(":", 1)
+        ident, version = rest.split("(", 1)
+        version = version.split(")", 1)[0]
+    except ValueError:
+        return None
+    resource = REF_CLASSES.get(head.rsplit(".", 1)[-1])
+    return None if resource is None else (resource, agency, ident, version)
+
+
+def normalise(root: Any) -> None:
+    """Write out what SDMX-ML 2.1 lets a message leave implied, so every client reads the answers (#11).
+
+    Each form is equivalent under the 2.1 schemas: ``<URN>`` references become ``<Ref/>`` (pysdmx reads only
+    those), a ``Ref`` gets the ``class``/``package`` its element implies (pandasdmx needs them), component
+    lists get their fixed ids and texts their default language (sdmxthon needs both).
+    """
+    urns_to_refs(root)
+    _default_language(root)
+    for ref in root.iter("Ref"):
+        cls = ref.get("class") or _implied_class(ref)
+        if cls in _PACKAGES and ref.get("class") is None:
+            ref.set("class", cls)
+            ref.set("package", _PACKAGES[cls])
+    for name, fixed in _FIXED_IDS.items():
+        for element in root.iter(f"{{{STR}}}{name}"):
+            element.set("id", element.get("id") or fixed)
+    for component in root.iter(*_COMPONENTS):
+        concept = component.find(f"{{{STR}}}ConceptIdentity/Ref")
+        if component.get("id") is None and concept is not None and concept.get("id"):
+            component.set("id", concept.get("id"))  # a component's id defaults to its concept's (2.1 Part II 5.3)
+
+
+_PACKAGES = {"Codelist": "codelist", "Concept": "conceptscheme", "DataStructure": "datastructure"}
+#: SDMXStructureDataStructure.xsd: the fixed ids of a DSD's component lists.
+_FIXED_IDS = {"DimensionList": "DimensionDescriptor", "AttributeList": "AttributeDescriptor",
+              "MeasureList": "MeasureDescriptor"}
+_COMPONENTS = tuple(f"{{{STR}}}{name}" for name in ("Dimension", "MeasureDimension", "TimeDimension", "Attribute",
+                                                   "PrimaryMeasure"))
+_TEXTS = tuple(f"{{{COM}}}{name}" for name in ("Name", "Description", "AnnotationText"))
+_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _default_language(root: Any) -> None:
+    """Write the language of texts that leave it out: ``xml:lang`` defaults to ``en`` (SDMXCommon.xsd TextType).
+
+    Clients such as sdmxthon need the attribute to be there.
+    """
+    for text in root.iter(*_TEXTS):
+        if _LANG not in text.attrib:
+            text.set(_LANG, "en")
+
+
+def urns_to_refs(root: Any) -> None:
+    """Rewrite each ``<URN>`` reference as the equivalent ``<Ref/>`` (SDMX 2.1 SDMXCommonReferences.xsd).
+
+    Both forms are valid 2.1, but some clients (pysdmx) read only ``<Ref class=...>``, so answers use it.
+    """
+    for urn in list(root.iter("URN")):
+        attributes = urn_ref(urn.text or "")
+        if attributes is not None:
+            ref = etree.Element("Ref", attributes)
+            ref.tail = urn.tail
+            urn.getparent().replace(urn, ref)
+
+
+_URN = re.compile(r"urn:sdmx:org\.sdmx\.infomodel\.(?P<package>[a-z]+)\.(?P<cls>[A-Za-z]+)="
+                  r"(?P<agency>[^:()]+):(?P<id>[^:()]+)\((?P<version>[^()]+)\)(?:\.(?P<item>[^()]+))?$")
+
+
+def urn_ref(urn: str) -> dict[str, str] | None:
+    """The ``Ref`` attributes of an SDMX URN (SDMX 2.1 Part II 3.3), None if it is not one."""
+    match = _URN.match(urn.strip())
+    if match is None:
+        return None
+    ref = {"agencyID": match["agency"], "class": match["cls"], "package": match["package"]}
+    if match["item"]:
+        return {**ref, "maintainableParentID": match["id"], "maintainableParentVersion": match["version"],
+                "id": match["item"]}
+    return {**ref, "id": match["id"], "version": match["version"]}
+
+
+def _ref_elements(element: Any) -> Iterable[Key]:
     for ref in element.iter("Ref"):
         cls = ref.get("class") or _implied_class(ref)
         resource = REF_CLASSES.get(cls or "")
         if resource is None:
             continue
-        if cls in ("Concept", "DataProvider"):
+        if cls in ("Concept", "DataProvider", "Code"):
             yield (resource, ref.get("agencyID", ""), ref.get("maintainableParentID", ""),
                    ref.get("maintainableParentVersion", "1.0"))
         else:
@@ -193,7 +308,8 @@ def _references(element: Any) -> Iterable[Key]:
 
 def _implied_class(ref: Any) -> str | None:
     parent = etree.QName(ref.getparent()).localname
-    return {"Enumeration": "Codelist", "ConceptIdentity": "Concept", "Structure": "DataStructure"}.get(parent)
+    return {"Enumeration": "Codelist", "ConceptIdentity": "Concept", "Structure": "DataStructure",
+            "IncludedCodelist": "Codelist"}.get(parent)
 
 
 def _stub(element: Any) -> Any:

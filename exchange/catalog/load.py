@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import sdmx
+import sdmx.urn
+from lxml import etree
+from sdmx.model import common
 
 from exchange.catalog.artefacts import Artefacts
 from exchange.catalog.schema import DsdSchema, compile_dsd
+from exchange.catalog.sdmx30 import Sdmx30Error, as_sdmx21
 from exchange.rows import StructureRef
 
 
@@ -20,11 +24,25 @@ class CatalogError(Exception):
 
 
 def _key(artefact: Any) -> tuple[str, str, str]:
-    return (artefact.maintainer.id, artefact.id, str(artefact.version))
+    """(agency, id, version); a reference without an agency (e.g. a broken URN) has agency ""."""
+    return (getattr(artefact.maintainer, "id", ""), artefact.id, str(artefact.version))
 
 
-def _stub(artefact: Any) -> bool:
-    return bool(getattr(artefact, "is_external_reference", False))
+def _stub(artefact: Any, defined: set[tuple[str, str, str, str]]) -> bool:
+    """Only a reference (``isExternalReference="true"``, or referred to without being in the message)?
+
+    sdmx1 also flags an empty item scheme as an external reference; one the message defines is not (#11).
+    """
+    element = type(artefact).__name__.replace("Definition", "")  # sdmx1 DataflowDefinition: <str:Dataflow>
+    return bool(getattr(artefact, "is_external_reference", False)) and (element, *_key(artefact)) not in defined
+
+
+def _defined(data: bytes) -> set[tuple[str, str, str, str]]:
+    """(element, agency, id, version) of every maintainable the message defines (not an external reference)."""
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    return {(etree.QName(e).localname, e.get("agencyID", ""), e.get("id", ""), e.get("version", "1.0"))
+            for container in root.iterfind("{*}Structures/*") for e in container
+            if isinstance(e.tag, str) and e.get("isExternalReference") != "true"}
 
 
 @dataclass
@@ -40,6 +58,7 @@ class Catalog:
     schemas: dict[tuple[str, str, str], DsdSchema] = field(default_factory=dict)  # by dataflow key
     dsd_schemas: dict[tuple[str, str, str], DsdSchema] = field(default_factory=dict)  # by DSD key
     sources: list[bytes] = field(default_factory=list)
+    last_added: list[tuple[str, str]] = field(default_factory=list)  # (URN, action) of the last message added
     _artefacts: Artefacts | None = None
 
     def artefacts(self) -> Artefacts:
@@ -50,15 +69,24 @@ class Catalog:
 
     # --- building -------------------------------------------------------------------------
 
-    def add_message(self, data: bytes, label: str) -> list[str]:
-        """Add every artefact of one structure message; return their URNs. Does not resolve yet."""
+    def add_message(self, data: bytes, label: str) -> list[tuple[str, str]]:
+        """Add every artefact of one structure message; return (URN, action) pairs. Does not resolve yet.
+
+        An item scheme marked ``isPartial="true"`` (SDMX 2.1 Part II, 3.5.2: only the items a message needs)
+        never replaces a registered one of the same id and version: its new items are merged in (issue #11).
+        SDMX-ML 3.0 messages are read through their 2.1 equivalent (exchange/catalog/sdmx30.py).
+        """
         try:
+            data = as_sdmx21(data)
             msg: Any = sdmx.read_sdmx(io.BytesIO(data))
+        except Sdmx30Error as exc:
+            raise CatalogError(f"{label}: {exc}") from exc
         except Exception as exc:  # sdmx1 raises many types for unreadable input
             raise CatalogError(f"{label}: not a readable SDMX-ML structure message ({exc})") from exc
         if type(msg).__name__ != "StructureMessage":
             raise CatalogError(f"{label}: expected an SDMX structure message, got {type(msg).__name__}")
-        added: list[str] = []
+        defined = _defined(data)
+        actions: dict[int, str] = {}
         targets = [
             (msg.codelist, self.codelists), (msg.concept_scheme, self.concept_schemes),
             (msg.structure, self.dsds), (msg.dataflow, self.dataflows), (msg.constraint, self.constraints),
@@ -66,23 +94,16 @@ class Catalog:
         ]
         for found, target in targets:
             for artefact in found.values():
-                if not _stub(artefact):
-                    target[_key(artefact)] = artefact
-                    added.append(artefact.urn or f"{type(artefact).__name__}={_ref(_key(artefact))}")
+                if not _stub(artefact, defined):
+                    actions[id(artefact)] = _add(target, artefact)
         self.sources.append(data)
-        return added
+        return [(_urn(a), actions.get(id(a), "Replace")) for a in msg.iter_objects() if not _stub(a, defined)]
 
     def resolve(self) -> None:
         """Check every reference and compile one schema per dataflow (and per DSD)."""
         # Codelists and concept schemes (a 2.1 MeasureDimension is enumerated by a concept scheme).
         schemes = {**self.concept_schemes, **self.codelists}
-        problems: list[str] = []
-        for key, dsd in self.dsds.items():
-            for component in _components(dsd):
-                rep = component.local_representation
-                if rep is not None and rep.enumerated is not None and _key(rep.enumerated) not in schemes:
-                    problems.append(f"DSD {_ref(key)} component {component.id} uses missing "
-                                    f"{type(rep.enumerated).__name__} {_ref(_key(rep.enumerated))}")
+        problems = [p for key, dsd in self.dsds.items() for p in self._dsd_problems(key, dsd, schemes)]
         dsd_of_flow: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         for key, flow in self.dataflows.items():
             target = _key(flow.structure) if flow.structure is not None else None
@@ -91,23 +112,54 @@ class Catalog:
             else:
                 dsd_of_flow[key] = target
         for key, constraint in self.constraints.items():
-            for attached in constraint.content:
+            for attached in _restricting(constraint):
                 if _key(attached) not in self.dataflows and _key(attached) not in self.dsds:
                     problems.append(f"constraint {_ref(key)} is attached to missing {attached.urn}")
         if problems:
             raise CatalogError("dangling references: " + "; ".join(problems))
+        self._refuse_unstorable()
         self.schemas.clear()
         self.dsd_schemas.clear()
         for key, dsd in self.dsds.items():
-            self.dsd_schemas[key] = compile_dsd(dsd, schemes, self._constraints_on({key}))
+            self.dsd_schemas[key] = _compiled(key, dsd, schemes, self._constraints_on({key}))
         for key, dsd_key in dsd_of_flow.items():
             constraints = self._constraints_on({key, dsd_key})
-            self.schemas[key] = compile_dsd(self.dsds[dsd_key], schemes, constraints)
+            self.schemas[key] = _compiled(dsd_key, self.dsds[dsd_key], schemes, constraints)
+
+    def _dsd_problems(self, key: tuple[str, str, str], dsd: Any, schemes: dict[Any, Any]) -> list[str]:
+        problems = []
+        for component in _components(dsd):
+            rep = component.local_representation
+            if rep is not None and rep.enumerated is not None and _key(rep.enumerated) not in schemes:
+                problems.append(f"DSD {_ref(key)} component {component.id} uses missing "
+                                f"{type(rep.enumerated).__name__} {_ref(_key(rep.enumerated))}")
+            problems.extend(self._concept_problem(key, component))
+        return problems
+
+    def _refuse_unstorable(self) -> None:
+        """The hub stores one measure per observation: a DSD must declare exactly one (2.1 PrimaryMeasure)."""
+        for key, dsd in self.dsds.items():
+            count = len(dsd.measures.components)
+            if count != 1:
+                raise CatalogError(f"DSD {_ref(key)} declares {count} measures; the hub stores observations with "
+                                   "one measure (SDMX 2.1 PrimaryMeasure, e.g. OBS_VALUE). Declare exactly one.")
+
+    def _concept_problem(self, key: tuple[str, str, str], component: Any) -> list[str]:
+        """A component's concept must be an item of a registered concept scheme (SDMX 2.1 Part II, 5.3)."""
+        concept = component.concept_identity
+        scheme = None if concept is None else concept.get_scheme()
+        if scheme is None:
+            return []
+        scheme_key = _key(scheme)
+        if concept.id in self.concept_schemes.get(scheme_key, ()):
+            return []
+        return [f"DSD {_ref(key)} component {component.id} uses missing Concept {concept.id} of ConceptScheme "
+                f"{_ref(scheme_key)}"]
 
     def _constraints_on(self, keys: set[tuple[str, str, str]]) -> list[Any]:
         return [
             c for c in self.constraints.values()
-            if c.role.role.name == "allowable" and any(_key(a) in keys for a in c.content)
+            if c.role.role.name == "allowable" and any(_key(a) in keys for a in _restricting(c))
         ]
 
     # --- look-ups -------------------------------------------------------------------------
@@ -146,6 +198,46 @@ class Catalog:
         return self.dsd_schemas.values()
 
 
+def _add(target: dict[tuple[str, str, str], Any], artefact: Any) -> str:
+    """Register ``artefact``; a partial item scheme only adds the items the registered one lacks."""
+    key = _key(artefact)
+    existing = target.get(key)
+    if existing is None or not getattr(artefact, "is_partial", False):
+        target[key] = artefact
+        return "Replace"
+    for item in artefact:
+        if item.id not in existing:
+            existing.append(item)
+    return "Merge"
+
+
+def _compiled(key: tuple[str, str, str], dsd: Any, schemes: dict[Any, Any], constraints: list[Any]) -> DsdSchema:
+    """compile_dsd, with a DSD sdmx1 read into an unexpected shape (a broken message) refused, never a 500."""
+    try:
+        return compile_dsd(dsd, schemes, constraints)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise CatalogError(f"DSD {_ref(key)} cannot be used: its components are incomplete or misplaced "
+                           f"({type(exc).__name__}: {exc}). Check it against the SDMX-ML schemas.") from exc
+
+
+def _restricting(constraint: Any) -> list[Any]:
+    """The dataflows and DSDs a constraint is attached to: those it restricts when data is validated.
+
+    Constraints attached to a data provider, a provision agreement or a data source (SDMX 2.1 Part II, 10.3)
+    are registered and served, but do not restrict validation.
+    """
+    return [a for a in constraint.content if isinstance(a, (common.BaseDataflow, common.BaseDataStructureDefinition))]
+
+
+def _urn(artefact: Any) -> str:
+    """The artefact's URN as the message gives it, or as SDMX 2.1 Part II 3.3 writes it (class DataStructure)."""
+    try:
+        urn = str(artefact.urn or sdmx.urn.make(artefact))
+    except (AttributeError, TypeError, ValueError):  # an artefact sdmx1 could not fully identify
+        urn = f"{type(artefact).__name__}={_ref(_key(artefact))}"
+    return urn.replace(".DataStructureDefinition=", ".DataStructure=")
+
+
 def _components(dsd: Any) -> Iterable[Any]:
     yield from dsd.dimensions
     yield from dsd.attributes
@@ -169,6 +261,6 @@ def load_catalog(structures_dir: Path, extra: Iterable[tuple[bytes, str]] = ()) 
     for path in files:
         catalog.add_message(path.read_bytes(), path.name)
     for data, label in extra:
-        catalog.add_message(data, label)
+        catalog.last_added = catalog.add_message(data, label)
     catalog.resolve()
     return catalog

@@ -224,8 +224,15 @@ def _check_root(events: Any, root: Any, name: str) -> None:
 
 def _unexpected(elem: Any, name: str, generic: bool) -> None:
     flavour = "generic" if generic else "structure-specific"
-    raise MessageError("XML_SCHEMA_VIOLATION", f"<{name}> is not allowed in an SDMX-ML 2.1 {flavour} DataSet.",
-                       "Check the message against the SDMX-ML 2.1 schemas: a DataSet holds Series and Obs "
+    root = elem.getroottree().getroot()
+    version = MESSAGE_NS.get(root.tag.split("}")[0][1:] if "}" in root.tag else "", "2.1")
+    if name == "Comp" and version != "2.1":  # SDMX-ML 3.x ComponentValueType: a multi-valued attribute
+        raise MessageError("XML_SCHEMA_VIOLATION", f"<Comp id=\"{elem.get('id', '')}\"> (an attribute with several "
+                           f"or multilingual values, SDMX-ML {version}) is not accepted.",
+                           "Give the attribute one value, as an XML attribute of its Series or Obs: the hub's "
+                           "attributes take a single value.", where=f"line {elem.sourceline}")
+    raise MessageError("XML_SCHEMA_VIOLATION", f"<{name}> is not allowed in an SDMX-ML {version} {flavour} DataSet.",
+                       f"Check the message against the SDMX-ML {version} schemas: a DataSet holds Series and Obs "
                        "(and, in generic data, SeriesKey, Attributes, ObsDimension, ObsValue).",
                        where=f"line {elem.sourceline}")
 
