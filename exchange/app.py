@@ -19,6 +19,7 @@ from exchange.api.guard import XmlCharacterGuard
 from exchange.api.unavailable import database_unavailable
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
+from exchange.pushes import sweep_interrupted
 from exchange.query import QueryError
 from exchange.rows import MessageError
 from exchange.settings import Settings
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = hub is None
         app.state.hub = hub or open_hub(settings)
+        sweep_interrupted(app.state.hub.engine)  # asynchronous pushes a killed hub process left "running"
         yield
         if own:
             app.state.hub.close()

@@ -15,6 +15,7 @@ from alembic import command
 from exchange.catalog import Catalog, load_catalog
 from exchange.ingest import Ingestor, PushListener
 from exchange.mapping import Mappings
+from exchange.pushes import AsyncPushes
 from exchange.settings import Settings, resource_dir
 from exchange.store.engine import make_engine
 from exchange.store.registry import DataTables, ensure_all, stored_structures
@@ -55,12 +56,24 @@ class Hub:
     structure_lock: threading.Lock = field(default_factory=threading.Lock)
     #: called in the transaction that records each push (reconciliation, events): see exchange.ingest.PushListener
     push_listeners: list[PushListener] = field(default_factory=list)
+    _pushes: AsyncPushes | None = field(default=None, repr=False)
+    _pushes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def ingestor(self) -> Ingestor:
         return Ingestor(self.engine, self.catalog, self.tables, self.settings, self.mappings, self.push_listeners)
 
+    @property
+    def pushes(self) -> AsyncPushes:
+        """The worker threads of asynchronous pushes (Prefer: respond-async), started on first use."""
+        with self._pushes_lock:
+            if self._pushes is None:
+                self._pushes = AsyncPushes(self.engine, self.settings, lambda: self.ingestor)
+            return self._pushes
+
     def close(self) -> None:
+        if self._pushes is not None:
+            self._pushes.close()
         self.engine.dispose()
 
 
