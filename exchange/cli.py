@@ -1,4 +1,4 @@
-"""Command line: ``exchange serve | db upgrade | validate | push | token | demo``.
+"""Command line: ``exchange serve | db upgrade | validate | push | token | export | import | demo``.
 
 Every command calls the same functions as the HTTP API; settings come from the environment (EXCHANGE_*).
 """
@@ -110,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     aggregate.add_argument("--fill-from-mirror", action="store_true")
     aggregate.add_argument("--csv", action="store_true")
     aggregate.set_defaults(run=_aggregate)
+
+    export = sub.add_parser("export", help="write the whole store (structures, data with history, records) to DIR")
+    export.add_argument("dir", type=Path, help="a new or empty folder")
+    export.set_defaults(run=_export)
+    restore = sub.add_parser("import", help="restore an export into an empty hub (checksums first, one transaction)")
+    restore.add_argument("dir", type=Path, help="a folder written by `exchange export`")
+    restore.set_defaults(run=_import)
 
     demo = sub.add_parser("demo", help="push real Eurostat flows (one message per country) through the push path")
     demo.add_argument("--url", help="push to a running hub instead of the local database")
@@ -399,6 +406,36 @@ def _aggregate(args: argparse.Namespace) -> int:
             return 1
         _print_rows(body["totals"], ["region", "flow", "partner_scope", "period", "value", "members_reporting",
                                      "members_expected", "coverage", "obs_status", "missing"], args.csv)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from exchange.backup import ExportRefused, export_store
+
+    with _local_hub() as hub:
+        try:
+            manifest = export_store(hub, args.dir)
+        except ExportRefused as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    versions = sum(c["versions"] for c in manifest["observations"].values())
+    print(f"exported {len(manifest['files'])} files to {args.dir}: {versions} observation versions, "
+          f"{manifest['counts'].get('submission', 0)} submissions; manifest.json holds counts and SHA-256")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from exchange.backup import ImportRefused, import_store
+
+    with _local_hub() as hub:
+        try:
+            result = import_store(hub, args.dir)
+        except ImportRefused as exc:
+            print(f"import refused: {exc}", file=sys.stderr)
+            return 2
+    versions = sum(c["versions"] for c in result["observations"].values())
+    print(f"imported {versions} observation versions and {result['counts'].get('submission', 0)} submissions; "
+          "restart the hub processes so they load the imported structures")
     return 0
 
 
