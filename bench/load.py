@@ -263,8 +263,8 @@ def main() -> None:
         server.terminate()
         server.wait()
     setup = {"store": "PostgreSQL" if args.postgres else "SQLite", "clients": args.clients, "pushers": args.pushers,
-             "seconds": args.seconds, "server": " ".join(["exchange serve", *command[6:]]) + ", one hub process"
-             + ("" if "--workers" in command else " (this CLI has no --workers)")}
+             "seconds": args.seconds, "server": f"exchange serve --workers {args.workers}" if "--workers" in command
+             else "exchange serve: one process (this CLI has no --workers)"}
     result = report(results, args.seconds, rss, check_stored(url, results), setup)
     (OUT / "load.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
