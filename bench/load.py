@@ -102,9 +102,9 @@ async def pusher(client: httpx.AsyncClient, token: str, reporter: str, deadline:
 
 
 async def reader(client: httpx.AsyncClient, reporters: list[str], deadline: float, results: Results,
-                 rng: random.Random) -> None:
+                 rng: random.Random, full_share: float) -> None:
     while time.monotonic() < deadline:
-        if rng.random() < 0.8:
+        if rng.random() >= full_share:
             path, kind = one_series_path(rng.choice(reporters), rng.randrange(SERIES_PER_PUSH)), "one series"
             accept = rng.choice((JSON, CSV))
         else:
@@ -118,6 +118,7 @@ class RssSampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.samples, self.stop = pid, 0.0, [], threading.Event()
+        self.start_mb = 0.0
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
@@ -184,7 +185,8 @@ def tokens(url: str, reporters: list[str]) -> dict[str, str]:
         hub.close()
 
 
-async def run_load(base: str, toks: dict[str, str], pushers: list[str], readers: int, seconds: float) -> Results:
+async def run_load(base: str, toks: dict[str, str], pushers: list[str], readers: int, seconds: float,
+                   full_share: float, rss: RssSampler) -> Results:
     results = Results()
     limits = httpx.Limits(max_connections=len(pushers) + readers + 4)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
@@ -194,10 +196,12 @@ async def run_load(base: str, toks: dict[str, str], pushers: list[str], readers:
             assert response.status_code == 200, response.text
             results.accepted.append(response.json())
             results.last_round[reporter] = 0
+        rss.start_mb = sum(_rss_mb(p) for p in [rss.pid, *_children(rss.pid)])
         deadline = time.monotonic() + seconds
         rng = random.Random(15)
         tasks = [pusher(client, toks[r], r, deadline, results) for r in pushers]
-        tasks += [reader(client, list(toks), deadline, results, random.Random(rng.random())) for _ in range(readers)]
+        tasks += [reader(client, list(toks), deadline, results, random.Random(rng.random()), full_share)
+                  for _ in range(readers)]
         await asyncio.gather(*tasks)
     return results
 
@@ -233,7 +237,8 @@ def report(results: Results, seconds: float, rss: RssSampler, stored: dict[str, 
     statuses = {f"{kind} {status}": n for (kind, status), n in sorted(results.statuses.items(), key=str)}
     total = sum(len(v) for v in results.latencies.values())
     return {**setup, "throughput_per_s": round(total / seconds, 1), "kinds": kinds, "statuses": statuses,
-            "server_rss_mb": {"peak": round(rss.peak), "end": round(rss.samples[-1]) if rss.samples else None},
+            "server_rss_mb": {"before_load": round(rss.start_mb), "peak": round(rss.peak),
+                              "end": round(rss.samples[-1]) if rss.samples else None},
             "stored": stored}
 
 
@@ -245,6 +250,8 @@ def main() -> None:
     parser.add_argument("--pushers", type=int, default=4)
     parser.add_argument("--preload", type=int, default=8, help="providers with data before the run (>= pushers)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--full-share", type=float, default=0.2, help="share of reads that ask for the full dataflow")
+    parser.add_argument("--out", default="load.json", help="file name of the result in bench/out")
     args = parser.parse_args()
     from bench.store import fresh_store
 
@@ -257,16 +264,17 @@ def main() -> None:
     rss.start()
     try:
         results = asyncio.run(run_load(base, toks, reporters[:args.pushers], args.clients - args.pushers,
-                                       args.seconds))
+                                       args.seconds, args.full_share, rss))
     finally:
         rss.stop.set()
         server.terminate()
         server.wait()
     setup = {"store": "PostgreSQL" if args.postgres else "SQLite", "clients": args.clients, "pushers": args.pushers,
-             "seconds": args.seconds, "server": f"exchange serve --workers {args.workers}" if "--workers" in command
+             "seconds": args.seconds, "full_share": args.full_share,
+             "server": f"exchange serve --workers {args.workers}" if "--workers" in command
              else "exchange serve: one process (this CLI has no --workers)"}
     result = report(results, args.seconds, rss, check_stored(url, results), setup)
-    (OUT / "load.json").write_text(json.dumps(result, indent=2))
+    (OUT / args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 
 from alembic import command
 from exchange.catalog import Catalog, load_catalog
-from exchange.ingest import Ingestor, PushListener
+from exchange.ingest import Ingestor, Principal, PushListener
 from exchange.mapping import Mappings
-from exchange.pushes import AsyncPushes
+from exchange.pushes import AsyncPushes, stored_report
 from exchange.settings import Settings, resource_dir
 from exchange.store.engine import make_engine
 from exchange.store.registry import DataTables, ensure_all, stored_structures
@@ -70,6 +71,13 @@ class Hub:
             if self._pushes is None:
                 self._pushes = AsyncPushes(self.engine, self.settings, lambda: self.ingestor)
             return self._pushes
+
+    def push_report(self, conn: Connection, submission_id: str, principal: Principal) -> dict[str, Any] | None:
+        """An asynchronous push's progress or final answer (None: unknown, or not the caller's), without starting
+        the worker threads when this process has run none."""
+        if self._pushes is None:
+            return stored_report(conn, submission_id, principal)
+        return self._pushes.report(conn, submission_id, principal)
 
     def close(self) -> None:
         if self._pushes is not None:

@@ -4,21 +4,28 @@ leaves the push "interrupted" and the store unchanged. Real hub processes over H
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from bench.gen import write
 from exchange.api.submissions import respond_async
 from exchange.locks import ScopeLocks
+from exchange.progress import STALE_AFTER_S, owner_gone, process_owner
 from exchange.settings import Settings
 from exchange.store.engine import make_engine
+from exchange.store.tables import submission_progress
 from tests.helpers import SS_21, simple_message
 from tests.live import LiveHub, fresh_database
 
@@ -178,7 +185,25 @@ def test_a_hub_killed_mid_push_shows_it_interrupted_and_stored_nothing(tmp_path)
                 listed = client.get("/submissions").json()
             with restarted.client(restarted.token(None)) as admin:
                 assert admin.get(report).json()["phase"] == "interrupted"
+            engine = make_engine(Settings(database_url=url))  # the restart itself recorded it (sweep_interrupted)
+            with engine.connect() as conn:
+                phase = conn.execute(select(submission_progress.c.phase)).scalar_one()
+            engine.dispose()
         finally:
             restarted.stop()
     assert answer["status"] == "failed" and answer["phase"] == "interrupted" and "nothing" in answer["message"]
     assert data.status_code == 404 and listed["total"] == 0  # the store is as it was
+    assert phase == "interrupted"
+
+
+def test_which_pushes_count_as_interrupted():
+    now = datetime.now(UTC)
+    host = socket.gethostname()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert owner_gone(f"{host}|{dead.pid}|x", now, now)  # this host, the process is gone
+    assert owner_gone(f"{host}|{os.getpid()}|another-instance", now, now)  # our pid, an earlier process
+    assert not owner_gone(process_owner(), now - timedelta(days=1), now)  # ourselves, however old the heartbeat
+    assert not owner_gone(f"{host}|{os.getppid()}|x", now - timedelta(days=1), now)  # a live process of this host
+    assert not owner_gone("elsewhere|1|x", now - timedelta(seconds=5), now)  # another host: by its heartbeat
+    assert owner_gone("elsewhere|1|x", now - timedelta(seconds=STALE_AFTER_S + 1), now)

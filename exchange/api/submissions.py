@@ -127,7 +127,7 @@ def get_submission(submission_id: str, hub: HubDep, principal: PrincipalDep,
     with hub.engine.connect() as conn:
         row = _find_submission(conn, submission_id, principal)
         if row is None:
-            pending = hub.pushes.report(conn, submission_id, principal) if SUBMISSION_ID.fullmatch(submission_id) \
+            pending = hub.push_report(conn, submission_id, principal) if SUBMISSION_ID.fullmatch(submission_id) \
                 else None
             if pending is None:
                 raise _unknown(submission_id)
