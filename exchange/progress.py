@@ -12,6 +12,7 @@ that was interrupted: its transaction never committed, so nothing of it was stor
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -78,8 +79,6 @@ class Progress:
 
     def row(self) -> dict[str, Any]:
         """The ``submission_progress`` columns this progress sets (not the owner and heartbeat)."""
-        import json
-
         result = None if self.result is None else json.dumps(self.result)
         return {"phase": self.phase, **self.counters(), "http_status": self.http_status, "result": result}
 
