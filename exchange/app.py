@@ -13,15 +13,28 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from exchange import __version__
-from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import (
+    availability,
+    contract,
+    reconciliations,
+    schema,
+    sdmx,
+    stats,
+    structure_queries,
+    structures,
+    submissions,
+)
+from exchange.api import events as events_api
 from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
 from exchange.api.unavailable import database_unavailable, pool_exhausted
 from exchange.auth import AuthError
+from exchange.events.dispatcher import Dispatcher
 from exchange.hub import Hub, open_hub
 from exchange.pushes import sweep_interrupted
 from exchange.query import QueryError
+from exchange.reconcile.lifecycle import CaseError
 from exchange.rows import MessageError
 from exchange.settings import Settings
 
@@ -34,7 +47,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         own = hub is None
         app.state.hub = hub or open_hub(settings)
         sweep_interrupted(app.state.hub.engine)  # asynchronous pushes a killed hub process left "running"
+        dispatcher = Dispatcher(app.state.hub.engine, app.state.hub.settings)
+        if app.state.hub.settings.dispatcher_enabled:
+            dispatcher.start()
         yield
+        dispatcher.stop()
         if own:
             app.state.hub.close()
 
@@ -48,6 +65,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(availability.router)
     app.include_router(stats.router)
     app.include_router(schema.router)
+    app.include_router(reconciliations.router)
+    app.include_router(events_api.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:
@@ -59,6 +78,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def auth_error(_request: Request, exc: AuthError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc)}, exc.status, headers)
+
+    @app.exception_handler(CaseError)
+    async def case_error(_request: Request, exc: CaseError) -> JSONResponse:
+        return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc), **exc.extra}, exc.status)
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError) -> Response:

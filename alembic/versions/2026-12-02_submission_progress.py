@@ -1,7 +1,7 @@
 """submission progress: the phase and counters of pushes sent with Prefer: respond-async (issue #15)
 
 Revision ID: 0004d
-Revises: 0003
+Revises: 0004e
 Create Date: 2026-12-02 16:15:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004d'
-down_revision = '0003'
+down_revision = '0004e'
 branch_labels = None
 depends_on = None
 
