@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from exchange import __version__
 from exchange.api import (
@@ -27,10 +28,11 @@ from exchange.api import events as events_api
 from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
-from exchange.api.unavailable import database_unavailable
+from exchange.api.unavailable import database_unavailable, pool_exhausted
 from exchange.auth import AuthError
 from exchange.events.dispatcher import Dispatcher
 from exchange.hub import Hub, open_hub
+from exchange.pushes import sweep_interrupted
 from exchange.query import QueryError
 from exchange.reconcile.lifecycle import CaseError
 from exchange.rows import MessageError
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = hub is None
         app.state.hub = hub or open_hub(settings)
+        sweep_interrupted(app.state.hub.engine)  # asynchronous pushes a killed hub process left "running"
         dispatcher = Dispatcher(app.state.hub.engine, app.state.hub.settings)
         if app.state.hub.settings.dispatcher_enabled:
             dispatcher.start()
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         return error_response(request.method, request.url.path, 400, str(exc), request.headers.get("accept"))
 
     app.add_exception_handler(DBAPIError, database_unavailable)
+    app.add_exception_handler(PoolTimeout, pool_exhausted)
 
     @app.get("/health", tags=["service"], responses=hub_errors())
     def health(request: Request) -> dict[str, object]:

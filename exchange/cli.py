@@ -1,4 +1,4 @@
-"""Command line: ``exchange serve | db upgrade | validate | push | token | demo``.
+"""Command line: ``exchange serve | db upgrade | validate | push | token | export | import | demo``.
 
 Every command calls the same functions as the HTTP API; settings come from the environment (EXCHANGE_*).
 """
@@ -19,6 +19,8 @@ from exchange.settings import Settings
 PUSH_CHUNK = 256 * 1024
 #: Large messages take minutes to upload and validate: generous read/write limits, quick connect.
 PUSH_TIMEOUT = (30.0, 3600.0)
+#: how often `exchange push` asks an asynchronous push's report for its progress
+PUSH_POLL_S = 0.5
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     aggregate.add_argument("--fill-from-mirror", action="store_true")
     aggregate.add_argument("--csv", action="store_true")
     aggregate.set_defaults(run=_aggregate)
+
+    export = sub.add_parser("export", help="write the whole store (structures, data with history, records) to DIR")
+    export.add_argument("dir", type=Path, help="a new or empty folder")
+    export.set_defaults(run=_export)
+    restore = sub.add_parser("import", help="restore an export into an empty hub (checksums first, one transaction)")
+    restore.add_argument("dir", type=Path, help="a folder written by `exchange export`")
+    restore.set_defaults(run=_import)
 
     demo = sub.add_parser("demo", help="push real Eurostat flows (one message per country) through the push path")
     demo.add_argument("--url", help="push to a running hub instead of the local database")
@@ -203,38 +212,101 @@ def _guess_type(path: Path) -> str | None:
 
 
 def _push(args: argparse.Namespace) -> int:
+    """Upload with ``Prefer: respond-async``, then poll the report: one progress bar over upload and processing
+    (a hub that answers synchronously is shown the same way)."""
     import httpx
 
     size = args.file.stat().st_size
+    base = args.url.rstrip("/")
     content_type = args.content_type or _guess_type(args.file) or "application/octet-stream"
-    headers = {"Authorization": f"Bearer {args.token}", "Content-Type": content_type}
-    with httpx.Client(timeout=httpx.Timeout(PUSH_TIMEOUT[1], connect=PUSH_TIMEOUT[0])) as client:
-        response = client.post(args.url.rstrip("/") + "/data", content=_chunks(args.file, size, args.quiet),
-                               headers={**headers, "Content-Length": str(size)})
-    if not args.quiet:
-        sys.stderr.write("\n")
-    try:
-        body = response.json()
-    except ValueError:
-        print(f"HTTP {response.status_code}: {response.text[:500]}")
+    auth = {"Authorization": f"Bearer {args.token}"}
+    with httpx.Client(timeout=httpx.Timeout(PUSH_TIMEOUT[1], connect=PUSH_TIMEOUT[0])) as client, \
+            _push_bar(size, args.quiet) as bar:
+        response = client.post(base + "/data", content=_chunks(args.file, bar), headers={
+            **auth, "Content-Type": content_type, "Content-Length": str(size), "Prefer": "respond-async"})
+        status, body = _answer(response)
+        if status == 202 and isinstance(body, dict) and body.get("report"):
+            status, body = _follow(client, base + body["report"], auth, bar)
+    if not isinstance(body, dict):
+        print(f"HTTP {status}: {body}")
         return 1
-    print(f"HTTP {response.status_code}: {body.get('message')}")
+    print(f"HTTP {status}: {body.get('message')}")
     for issue in body.get("issues", {}).get("first", []):
         print(f"  {issue['code']} [{issue.get('where')}] {issue['message']}")
     if "submission" in body:
-        print(f"report: {args.url.rstrip('/')}/submissions/{body['submission']}")
-    return 0 if response.status_code == 200 else 1
+        print(f"report: {base}/submissions/{body['submission']}")
+    return 0 if status == 200 else 1
 
 
-def _chunks(path: Path, size: int, quiet: bool) -> Iterator[bytes]:
+def _answer(response: Any) -> tuple[int, Any]:
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text[:500]
+
+
+class _PushBar:
+    """One bar over the three stages of a push, each worth the file's size: upload, reading (the hub's position in
+    the body) and writing (observations written out of those validated)."""
+
+    def __init__(self, size: int, quiet: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.size = max(size, 1)
+        self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn(),
+                            TimeElapsedColumn(), TextColumn("{task.fields[detail]}"),
+                            console=Console(stderr=True), disable=quiet)
+        self.task = self.bar.add_task("uploading", total=3 * self.size, detail="")
+
+    def sent(self, sent: int) -> None:
+        self.bar.update(self.task, completed=sent, detail=f"{sent / 1e6:.3f} / {self.size / 1e6:.3f} MB")
+
+    def processing(self, answer: dict[str, Any]) -> None:
+        counts = answer.get("progress") or {}
+        validated = max(counts.get("observations_validated", 0), 1)
+        done = self.size + min(counts.get("bytes_read", 0), self.size)
+        if answer.get("phase") == "writing":
+            done = 2 * self.size + self.size * min(counts.get("observations_written", 0), validated) // validated
+        self.bar.update(self.task, completed=done, description=str(answer.get("phase", "")), detail=(
+            f"{counts.get('observations_read', 0):,} read, {counts.get('observations_validated', 0):,} valid, "
+            f"{counts.get('observations_written', 0):,} written"))
+
+    def finished(self, answer: dict[str, Any]) -> None:
+        datasets = answer.get("datasets") or []
+        written = sum(d.get("inserted", 0) + d.get("replaced", 0) + d.get("deleted", 0) for d in datasets)
+        self.bar.update(self.task, completed=3 * self.size, description=str(answer.get("status", "done")), detail=(
+            f"{self.size / 1e6:.3f} MB, {answer.get('observations', 0):,} observations, {written:,} written"))
+
+
+@contextmanager
+def _push_bar(size: int, quiet: bool) -> Iterator[_PushBar]:
+    bar = _PushBar(size, quiet)
+    with bar.bar:
+        yield bar
+
+
+def _follow(client: Any, report: str, auth: dict[str, str], bar: _PushBar) -> tuple[int, Any]:
+    """Poll the submission until it is no longer running; its final answer carries the push's own status."""
+    import time
+
+    while True:
+        status, body = _answer(client.get(report, headers=auth))
+        if status != 200 or not isinstance(body, dict):
+            return status, body
+        if body.get("status") != "running":
+            bar.finished(body)
+            return int(body.get("code", status)), body
+        bar.processing(body)
+        time.sleep(PUSH_POLL_S)
+
+
+def _chunks(path: Path, bar: _PushBar) -> Iterator[bytes]:
     sent = 0
     with path.open("rb") as handle:
         while chunk := handle.read(PUSH_CHUNK):
             sent += len(chunk)
-            if not quiet:
-                done = int(40 * sent / max(size, 1))
-                sys.stderr.write(f"\r[{'#' * done}{'.' * (40 - done)}] {sent / 1e6:9.3f} / {size / 1e6:.3f} MB")
-                sys.stderr.flush()
+            bar.sent(sent)
             yield chunk
 
 
@@ -340,6 +412,36 @@ def _aggregate(args: argparse.Namespace) -> int:
             return 1
         _print_rows(body["totals"], ["region", "flow", "partner_scope", "period", "value", "members_reporting",
                                      "members_expected", "coverage", "obs_status", "missing"], args.csv)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from exchange.backup import ExportRefused, export_store
+
+    with _local_hub() as hub:
+        try:
+            manifest = export_store(hub, args.dir)
+        except ExportRefused as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    versions = sum(c["versions"] for c in manifest["observations"].values())
+    print(f"exported {len(manifest['files'])} files to {args.dir}: {versions} observation versions, "
+          f"{manifest['counts'].get('submission', 0)} submissions; manifest.json holds counts and SHA-256")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from exchange.backup import ImportRefused, import_store
+
+    with _local_hub() as hub:
+        try:
+            result = import_store(hub, args.dir)
+        except ImportRefused as exc:
+            print(f"import refused: {exc}", file=sys.stderr)
+            return 2
+    versions = sum(c["versions"] for c in result["observations"].values())
+    print(f"imported {versions} observation versions and {result['counts'].get('submission', 0)} submissions; "
+          "restart the hub processes so they load the imported structures")
     return 0
 
 

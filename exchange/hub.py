@@ -5,17 +5,19 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 
 from alembic import command
 from exchange.catalog import Catalog, load_catalog
 from exchange.events.producers import push_events
-from exchange.ingest import Ingestor, PushListener
+from exchange.ingest import Ingestor, Principal, PushListener
 from exchange.mapping import Mappings
+from exchange.pushes import AsyncPushes, stored_report
 from exchange.settings import Settings, resource_dir
 from exchange.store.engine import make_engine
 from exchange.store.registry import DataTables, ensure_all, stored_structures
@@ -56,12 +58,31 @@ class Hub:
     structure_lock: threading.Lock = field(default_factory=threading.Lock)
     #: called in the transaction that records each push (reconciliation, events): see exchange.ingest.PushListener
     push_listeners: list[PushListener] = field(default_factory=list)
+    _pushes: AsyncPushes | None = field(default=None, repr=False)
+    _pushes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def ingestor(self) -> Ingestor:
         return Ingestor(self.engine, self.catalog, self.tables, self.settings, self.mappings, self.push_listeners)
 
+    @property
+    def pushes(self) -> AsyncPushes:
+        """The worker threads of asynchronous pushes (Prefer: respond-async), started on first use."""
+        with self._pushes_lock:
+            if self._pushes is None:
+                self._pushes = AsyncPushes(self.engine, self.settings, lambda: self.ingestor)
+            return self._pushes
+
+    def push_report(self, conn: Connection, submission_id: str, principal: Principal) -> dict[str, Any] | None:
+        """An asynchronous push's progress or final answer (None: unknown, or not the caller's), without starting
+        the worker threads when this process has run none."""
+        if self._pushes is None:
+            return stored_report(conn, submission_id, principal)
+        return self._pushes.report(conn, submission_id, principal)
+
     def close(self) -> None:
+        if self._pushes is not None:
+            self._pushes.close()
         self.engine.dispose()
 
 

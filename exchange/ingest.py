@@ -25,6 +25,7 @@ from exchange.locks import ScopeBusy, ScopeLocks, WriteConflict, is_unique_viola
 from exchange.mapping import Mappings
 from exchange.media import detect
 from exchange.parse import parser_for
+from exchange.progress import Progress
 from exchange.rows import DataSet, MessageError, Obs
 from exchange.settings import Settings
 from exchange.store.engine import begin_write
@@ -109,6 +110,7 @@ class _Run:
     segments: list[Segment] = field(default_factory=list)
     counts: dict[int, Counts] = field(default_factory=dict)
     observations: int = 0
+    progress: Progress = field(default_factory=Progress.untracked)
 
 
 class Ingestor:
@@ -121,11 +123,17 @@ class Ingestor:
         self.mappings = mappings or Mappings.empty()
         self.listeners = tuple(listeners)
 
-    def submit(self, body: Body, content_type: str | None, principal: Principal) -> Outcome:
+    def submit(self, body: Body, content_type: str | None, principal: Principal,
+               progress: Progress | None = None) -> Outcome:
+        """Process one push. ``progress`` (an asynchronous push, exchange.pushes) gives the submission id and
+        time, and is kept up to date with the phase and counters."""
         replay = self._replay(body, principal)
         if replay is not None:
             return replay
-        run = _Run(str(uuid.uuid4()), datetime.now(UTC), principal)
+        if progress is None:
+            run = _Run(str(uuid.uuid4()), datetime.now(UTC), principal)
+        else:
+            run = _Run(progress.submission_id, progress.received_at, principal, progress=progress)
         try:
             status = self._process(run, body, content_type)
         except MessageError as exc:
@@ -146,6 +154,7 @@ class Ingestor:
     # --- the transaction ----------------------------------------------------------------
 
     def _process(self, run: _Run, body: Body, content_type: str | None) -> int:
+        run.progress.phase = "validating"
         stream = open_decoded(body, self.settings.max_upload_bytes)
         fmt = detect(content_type, peek(stream))
         observations = self.mappings.remap(parser_for(fmt)(stream), run.principal.provider, self.catalog)
@@ -180,6 +189,7 @@ class Ingestor:
         stage = Stage(conn, self.settings.insert_batch_size)
         provider = None if run.principal.is_admin else run.principal.provider
         validator = Validator(self.catalog, run.log, provider, self.settings.max_value_length)
+        run.progress.watch(validator, stage)
         for schema, dataset, series_row, row in validator.rows(observations):
             stage.add(schema, dataset, series_row, row)
         run.observations = validator.seen
@@ -198,6 +208,7 @@ class Ingestor:
         stage = self.check(conn, run, self._locked(observations, locks, run))
         if run.log.errors:
             raise _Rejected
+        run.progress.phase = "writing"
         locks.begin_writing(self.tables.table(segment.schema).name for segment in stage.segments)
         # versions are stamped once the write lock is held, so their times follow the order they were applied in
         ctx = WriteContext(conn, run.submission_id, run.principal.reporter, datetime.now(UTC))
@@ -206,6 +217,7 @@ class Ingestor:
             table = self.tables.ensure(conn, segment.schema)
             counts, warnings = apply_segment(ctx, segment, table, stage.table(segment.schema))
             run.counts[segment.index] = counts
+            run.progress.written += counts.inserted + counts.replaced + counts.deleted
             written.append(WrittenSegment(segment.schema, table, segment.action.value, counts))
             for issue in warnings:
                 run.log.add(issue)

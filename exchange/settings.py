@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     max_response_observations: int = Field(
         0, description="Largest data answer, in observations; over it GET /data answers 413 (0: no limit)."
     )
+    async_push_workers: int = Field(
+        2, ge=1, description="Worker threads that process pushes sent with Prefer: respond-async (each hub process)."
+    )
+    progress_interval_s: float = Field(
+        1.0, gt=0, description="How often a running asynchronous push writes its progress (and heartbeat), in seconds."
+    )
     sqlite_busy_timeout_s: float = Field(600.0, description="How long a SQLite writer waits for the write lock.")
     reconciliation: bool = Field(
         True, description="Re-examine the mirror pairs each accepted push touched and open, revise, resolve or "

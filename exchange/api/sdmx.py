@@ -272,10 +272,7 @@ def _labels(hub: Hub, schema: DsdSchema) -> dict[str, dict[str, str]]:
 
 
 def _code_names(hub: Hub, codelist_ref: str | None) -> dict[str, str]:
-    for key, codelist in hub.catalog.codelists.items():
-        if f"{key[0]}:{key[1]}({key[2]})" == codelist_ref:
-            return {code.id: str(code.name) for code in codelist}
-    return {}
+    return hub.catalog.code_names(codelist_ref)
 
 
 class TooLarge(Exception):

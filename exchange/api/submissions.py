@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Row, func, literal, or_, selec
 
 from exchange.api.contract import hub_errors
 from exchange.api.deps import HubDep, PrincipalDep
-from exchange.body import spool_async
+from exchange.body import Body, spool_async
 from exchange.ingest import Principal
 from exchange.rows import MessageError
 from exchange.store.tables import submission, submission_issue
@@ -34,11 +34,13 @@ FLOW_PATTERN = r"^[A-Za-z0-9_@$.\-]+(:[A-Za-z0-9_@$.\-]+)?(\([A-Za-z0-9_.+\-]+\)
 SUBMISSION_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+ACCEPTED_ASYNC = ("Prefer: respond-async: the message was received and is processed in the background; "
+                  "GET the Location (/submissions/{id}) for its phase and counters, then its final answer.")
 ISSUE_FIELDS = ["seq", "code", "severity", "component", "value", "series_key", "period", "location", "message", "fix"]
 
 
 @router.post("/data", summary="Push an SDMX data message (one transaction)",
-             responses=hub_errors(401, 403, 404, 409, 413, 415, 422))
+             responses={202: {"description": ACCEPTED_ASYNC}, **hub_errors(401, 403, 404, 409, 413, 415, 422)})
 @router.post("/data/", include_in_schema=False)
 async def push_data(request: Request, hub: HubDep, principal: PrincipalDep,
                     content_type: Annotated[str | None, Header()] = None) -> JSONResponse:
@@ -47,18 +49,43 @@ async def push_data(request: Request, hub: HubDep, principal: PrincipalDep,
     200: accepted, with counts per dataset; 400 malformed; 401/403 auth; 404 unknown dataflow; 409 another push
     for the same dataflow and provider is running; 413 too large; 415 unsupported media type; 422 invalid, with
     the validation report (complete list at /submissions/{id}/issues). A rejected message stores nothing.
+    With ``Prefer: respond-async``: 202 once the body is received, processed in the background (issue #15).
     """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > hub.settings.max_upload_bytes:
         raise MessageError("TOO_LARGE", f"The message ({declared} bytes) is larger than the hub accepts "
                            f"({hub.settings.max_upload_bytes} bytes).", "Split the message into several pushes.", 413)
     body = await spool_async(request.stream(), hub.settings.max_upload_bytes)
+    if respond_async(request.headers.getlist("prefer")):
+        return await _start_async(hub, body, content_type, principal)
     try:
         outcome = await run_in_threadpool(hub.ingestor.submit, body, content_type, principal)
     finally:
         body.close()
     headers = {"X-Exchange-Replay": "true"} if outcome.replayed else {}
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+def respond_async(prefer: list[str]) -> bool:
+    """True when a Prefer header asks for ``respond-async`` (RFC 7240 section 4.1; preference names are
+    case-insensitive, several may share one header, each may carry parameters after ``;``)."""
+    tokens = (item.split(";", 1)[0].split("=", 1)[0].strip().lower() for value in prefer for item in value.split(","))
+    return "respond-async" in tokens
+
+
+async def _start_async(hub: HubDep, body: Body, content_type: str | None, principal: Principal) -> JSONResponse:
+    try:
+        progress = await run_in_threadpool(hub.pushes.start, body, content_type, principal)
+    except BaseException:
+        body.close()
+        raise
+    report = f"/submissions/{progress.submission_id}"
+    answer = {"submission": progress.submission_id, "status": "running", "code": 202, "phase": progress.phase,
+              "provider": progress.provider, "received_at": progress.received_at.isoformat(),
+              "message": f"received {body.size} bytes; GET {report} shows the progress, then the final answer",
+              "report": report}
+    return JSONResponse(answer, status_code=202,
+                        headers={"Location": report, "Preference-Applied": "respond-async"})
 
 
 @router.get("/submissions", summary="The submissions the caller may read, newest first",
@@ -98,7 +125,13 @@ def get_submission(submission_id: str, hub: HubDep, principal: PrincipalDep,
     """The submitting data provider and administrators only; any other token gets 404, as for an unknown id."""
     limit = limit or hub.settings.issues_page_size
     with hub.engine.connect() as conn:
-        row = _readable_submission(conn, submission_id, principal)
+        row = _find_submission(conn, submission_id, principal)
+        if row is None:
+            pending = hub.push_report(conn, submission_id, principal) if SUBMISSION_ID.fullmatch(submission_id) \
+                else None
+            if pending is None:
+                raise _unknown(submission_id)
+            return pending
         issues = [dict(r._mapping) for r in conn.execute(_issues_query(submission_id).offset(offset).limit(limit))]
         total = conn.execute(select(func.count()).select_from(submission_issue)
                              .where(submission_issue.c.submission_id == submission_id)).scalar_one()
@@ -134,15 +167,23 @@ def _visible_to(principal: Principal) -> ColumnElement[bool]:
 def _readable_submission(conn: Connection, submission_id: str, principal: Principal) -> Row[Any]:
     """The submission row, or 404 when it does not exist or the caller may not read it (one answer for both,
     so that ids of other providers' submissions cannot be probed)."""
-    row = None
-    if SUBMISSION_ID.fullmatch(submission_id):
-        row = conn.execute(select(submission).where(submission.c.id == submission_id, _visible_to(principal))).first()
+    row = _find_submission(conn, submission_id, principal)
     if row is None:
-        raise MessageError("UNKNOWN_SUBMISSION", f"No submission {submission_id[:64]!r} that this token may read.",
-                           "Use the id returned by POST /data, with a token of the data provider that pushed it "
-                           "(or an administrator's); GET /submissions lists the submissions your token may read.",
-                           status=404)
+        raise _unknown(submission_id)
     return row
+
+
+def _find_submission(conn: Connection, submission_id: str, principal: Principal) -> Row[Any] | None:
+    if not SUBMISSION_ID.fullmatch(submission_id):
+        return None
+    return conn.execute(select(submission).where(submission.c.id == submission_id, _visible_to(principal))).first()
+
+
+def _unknown(submission_id: str) -> MessageError:
+    return MessageError("UNKNOWN_SUBMISSION", f"No submission {submission_id[:64]!r} that this token may read.",
+                        "Use the id returned by POST /data, with a token of the data provider that pushed it "
+                        "(or an administrator's); GET /submissions lists the submissions your token may read.",
+                        status=404)
 
 
 def _names_flow(dataflow: str) -> ColumnElement[bool]:

@@ -60,6 +60,22 @@ class Catalog:
     sources: list[bytes] = field(default_factory=list)
     last_added: list[tuple[str, str]] = field(default_factory=list)  # (URN, action) of the last message added
     _artefacts: Artefacts | None = None
+    _code_names: dict[str, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def code_names(self, codelist_ref: str | None) -> dict[str, str]:
+        """Code id -> name of the codelist ``AGENCY:ID(VERSION)`` (empty if unknown), built once per catalog: every
+        SDMX-JSON answer asks for them (measured: 9 of the 90 ms of a one-series SDMX-JSON read, issue #15).
+        A pushed structure gives the hub a new Catalog, so the names never go stale. Do not modify the dict."""
+        ref = codelist_ref or ""
+        names = self._code_names.get(ref)
+        if names is None:
+            names = {}
+            for key, codelist in self.codelists.items():
+                if f"{key[0]}:{key[1]}({key[2]})" == ref:
+                    names = {code.id: str(code.name) for code in codelist}
+                    break
+            self._code_names[ref] = names
+        return names
 
     def artefacts(self) -> Artefacts:
         """The registered structure messages as XML artefacts, for structure queries (built on first use)."""

@@ -58,6 +58,11 @@ class Stage:
     def table(self, schema: DsdSchema) -> Table:
         return self._staged(schema).table
 
+    @property
+    def rows_staged(self) -> int:
+        """Observations staged so far (read by other threads for progress reports)."""
+        return self._seq
+
     def _staged(self, schema: DsdSchema) -> _Staged:
         staged = self.staged.get(schema.ref)
         if staged is None:

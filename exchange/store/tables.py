@@ -110,6 +110,24 @@ event = Table(
     Column("txid", BigInteger, nullable=True),  # PostgreSQL: the writing transaction (feed visibility in commit order)
 )
 
+submission_progress = Table(
+    "submission_progress", metadata,
+    Column("id", String(36), primary_key=True),  # the submission id given in the 202 answer
+    Column("provider", String(64), nullable=False),  # as submission.provider: the reporter, or "ADMIN"
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("phase", String(16), nullable=False),  # received | validating | writing | done | failed | interrupted
+    Column("observations_read", BigInteger, nullable=False, default=0),
+    Column("observations_validated", BigInteger, nullable=False, default=0),
+    Column("observations_written", BigInteger, nullable=False, default=0),
+    Column("bytes_read", BigInteger, nullable=False, default=0),
+    Column("bytes_total", BigInteger, nullable=False, default=0),
+    Column("owner", String(200), nullable=False),  # host:pid:instance of the hub process running it
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("http_status", Integer, nullable=True),  # the final status, once finished
+    Column("result", Text, nullable=True),  # the final answer when no submission row holds it (409, replay, failure)
+)
+
+
 #: Reconciliation (issue #10). A policy row is one version of a dataflow's policy: versions are only ever added.
 recon_policy = Table(
     "recon_policy", metadata,
