@@ -93,7 +93,8 @@ def test_a_rejected_push_is_an_event_too(client, token_for, receiver):
 @pytest.mark.parametrize("url", ["http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data",
                                  "http://[::1]:8080/hook", "http://localhost:9/hook", "http://127.0.0.1/x",
                                  "ftp://example.org/hook", "http://user:pw@example.org/hook", "http://0.0.0.0/",
-                                 "http://[::ffff:127.0.0.1]/", "http://224.0.0.1/", "not a url"])
+                                 "http://[::ffff:127.0.0.1]/", "http://224.0.0.1/", "not a url",
+                                 "http://bad_host.example/"])
 def test_urls_inside_the_network_are_refused_and_nothing_is_stored(database_url, url):
     from fastapi.testclient import TestClient
 

@@ -67,6 +67,13 @@ def emit(conn: Connection, type_: str, providers: Iterable[str | None], payload:
 
 
 def _transaction_id(conn: Connection) -> int | None:
+    """PostgreSQL's id of the current transaction, asked once per transaction (emit may run a thousand times)."""
     if conn.dialect.name != "postgresql":
         return None  # SQLite has one writer at a time: insert order is commit order
-    return int(conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+    transaction = conn.get_transaction()
+    known = conn.info.get("exchange_txid")
+    if known is not None and known[0] is transaction:
+        return int(known[1])
+    txid = int(conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+    conn.info["exchange_txid"] = (transaction, txid)
+    return txid

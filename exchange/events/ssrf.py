@@ -5,11 +5,15 @@ on every address the host name resolves to; the delivery then connects to an add
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2000
+#: RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens (checked before any DNS query)
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"(?=.{{1,253}}$)({LABEL}\.)*{LABEL}\.?")
 
 
 class UnsafeUrl(ValueError):
@@ -39,6 +43,8 @@ def check_syntax(url: str) -> SplitResult:
         raise UnsafeUrl("Only http:// and https:// URLs can receive webhooks.")
     if not parts.hostname:
         raise UnsafeUrl("The URL has no host name.")
+    if not (HOST_NAME.fullmatch(parts.hostname) or _is_address(parts.hostname)):
+        raise UnsafeUrl(f"{parts.hostname[:100]!r} is not a host name (letters, digits, hyphens, dots) or an IP address.")
     if parts.username is not None or parts.password is not None:
         raise UnsafeUrl("The URL must not carry a user name or password; authenticate with the signature instead.")
     if parts.fragment:
@@ -67,6 +73,14 @@ def resolve(url: str, allow_private: bool) -> Target:
                 raise UnsafeUrl(f"The host {host!r} resolves to {address}, a {reason} address: webhooks go only to "
                                 "public addresses.")
     return Target(parts, host, port, addresses[0])
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def forbidden(address: str) -> str | None:
