@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from exchange import __version__
 from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import service as service_routes
 from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(availability.router)
     app.include_router(stats.router)
     app.include_router(schema.router)
+    app.include_router(service_routes.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:
@@ -73,6 +75,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(structure_queries.router)
     _document(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory ``exchange serve`` hands uvicorn by name, so each of ``--workers N`` builds its own."""
+    return create_app(Settings())
 
 
 def _document(app: FastAPI) -> None:

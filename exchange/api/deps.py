@@ -13,7 +13,9 @@ from exchange.ingest import Principal
 
 
 def get_hub(request: Request) -> Hub:
+    """The hub, its structures brought up to date first (another process may have registered some: issue #15)."""
     hub: Hub = request.app.state.hub
+    hub.refresh()
     return hub
 
 
