@@ -13,10 +13,12 @@ from sqlalchemy.exc import DBAPIError
 
 from exchange import __version__
 from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import metrics as metrics_routes
 from exchange.api import service as service_routes
 from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
+from exchange.api.observe import RequestObserver, configure_logging, note_push
 from exchange.api.unavailable import database_unavailable
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
@@ -27,11 +29,13 @@ from exchange.settings import Settings
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = hub is None
         app.state.hub = hub or open_hub(settings)
+        _observe(app.state.hub)
         yield
         if own:
             app.state.hub.close()
@@ -39,7 +43,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="exchange: SDMX hub for migration statistics", version=__version__, lifespan=lifespan)
     # Compressed answers when the client sends Accept-Encoding: gzip (REST: plain HTTP compression).
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(XmlCharacterGuard)  # outermost: refuses control characters before anything reads them
+    app.add_middleware(XmlCharacterGuard)  # refuses control characters before anything reads them
+    app.add_middleware(RequestObserver)  # outermost: request id, metrics and log line for every answer
     app.include_router(submissions.router)
     app.include_router(structures.router)
     app.include_router(sdmx.router)
@@ -47,6 +52,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(stats.router)
     app.include_router(schema.router)
     app.include_router(service_routes.router)
+    app.include_router(metrics_routes.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:
@@ -75,6 +81,14 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(structure_queries.router)
     _document(app)
     return app
+
+
+def _observe(hub: Hub) -> None:
+    """Metrics and request logs learn about pushes and pool connections (issue #15)."""
+    for listener in (metrics_routes.observe_push, note_push):
+        if listener not in hub.push_listeners:
+            hub.push_listeners.append(listener)
+    metrics_routes.watch_pool(hub.engine)
 
 
 def app_from_environment() -> FastAPI:

@@ -148,9 +148,28 @@ def _serve(args: argparse.Namespace) -> int:
             upgrade_database(settings)
     finally:
         engine.dispose()
+    if args.workers > 1:
+        _multiprocess_metrics()
+    from exchange.api.observe import uvicorn_log_config
+
+    log_config = uvicorn_log_config(settings.log_format)
     uvicorn.run("exchange.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+                workers=args.workers, log_level="info", access_log=log_config is None,
+                log_config=log_config or uvicorn.config.LOGGING_CONFIG)
     return 0
+
+
+def _multiprocess_metrics() -> None:
+    """Workers write metrics to files in PROMETHEUS_MULTIPROC_DIR (a fresh one unless set): /metrics sums them."""
+    import os
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="exchange-metrics-")
+        return
+    for stale in Path(folder).glob("*.db"):  # a previous run's samples would be added to this one's
+        stale.unlink()
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:

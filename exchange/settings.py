@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,3 +37,6 @@ class Settings(BaseSettings):
         0, description="Largest data answer, in observations; over it GET /data answers 413 (0: no limit)."
     )
     sqlite_busy_timeout_s: float = Field(600.0, description="How long a SQLite writer waits for the write lock.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: uvicorn's access log; json: one JSON line per request on stderr (issue #15)."
+    )
