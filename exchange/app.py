@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from exchange import __version__
 from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
@@ -19,7 +20,7 @@ from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
 from exchange.api.observe import RequestObserver, configure_logging, note_push
-from exchange.api.unavailable import database_unavailable
+from exchange.api.unavailable import database_unavailable, pool_exhausted
 from exchange.auth import AuthError
 from exchange.hub import Hub, open_hub
 from exchange.query import QueryError
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         return error_response(request.method, request.url.path, 400, str(exc), request.headers.get("accept"))
 
     app.add_exception_handler(DBAPIError, database_unavailable)
+    app.add_exception_handler(PoolTimeout, pool_exhausted)
 
     @app.get("/health", tags=["service"], responses=hub_errors())
     def health(request: Request) -> dict[str, object]:

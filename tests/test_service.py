@@ -116,3 +116,19 @@ def test_serve_with_two_workers_starts_two_processes_that_agree(tmp_path):
             hub.stop()
     assert len(workers) == 2, workers
     assert answers == [200] * 10 and pushed.status_code == 200, pushed.text
+
+
+def test_when_every_pooled_connection_stays_busy_requests_get_503_not_500(client, hub: Hub, settings):
+    working = hub.engine
+    url = settings.database_url.replace("postgresql://", "postgresql+psycopg://")
+    hub.engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        with hub.engine.connect():  # the only connection, held
+            busy = client.get("/data/MIGR_FLOW", headers={"Accept": "application/json"})
+        after = client.get("/ready")
+    finally:
+        hub.engine.dispose()
+        hub.engine = working
+    assert busy.status_code == 503 and busy.headers["retry-after"], busy.text
+    assert "database connections are in use" in busy.text
+    assert after.status_code == 200

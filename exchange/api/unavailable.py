@@ -60,3 +60,12 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
                "this persists.")
     return error_response(request.method, request.url.path, 503, message, request.headers.get("accept"),
                           {"Retry-After": str(RETRY_AFTER_S)})
+
+
+async def pool_exhausted(request: Request, exc: Exception) -> Response:
+    """The exception handler for SQLAlchemy's pool ``TimeoutError``: every connection stayed busy too long (503)."""
+    log.warning("503 for %s %s: database connection pool exhausted (%s)", request.method, request.url.path, exc)
+    message = (f"The hub is too busy to answer now: all its database connections are in use. Try again in "
+               f"{RETRY_AFTER_S} seconds.")
+    return error_response(request.method, request.url.path, 503, message, request.headers.get("accept"),
+                          {"Retry-After": str(RETRY_AFTER_S)})
