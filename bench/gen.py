@@ -42,3 +42,20 @@ def write(path: Path, n_obs: int, reporter: str = "KAZ") -> Path:
 
 if __name__ == "__main__":
     write(Path(sys.argv[1]), int(sys.argv[2]))
+
+
+def mirror_series(n_obs: int, reporter: str = "KAZ", per_series: int = 200) -> dict[str, list[Series]]:
+    """The partners' side of ``series(n_obs, reporter)``: for each series by residence (CITIZENSHIP _T) the
+    partner's opposite flow about ``reporter``, same breakdown and periods; one value in three is tripled, so
+    the reconciliation benchmark has cases to open. Keyed by partner (each pushes its own message)."""
+    by_partner: dict[str, list[Series]] = {}
+    for s in series(n_obs, reporter, per_series):
+        key = dict(s.key)
+        if key["CITIZENSHIP"] != "_T" or key["COUNTERPART_AREA"] == reporter:
+            continue
+        partner = key["COUNTERPART_AREA"]
+        key.update(REF_AREA=partner, COUNTERPART_AREA=reporter, MIGR_FLOW="IMM" if key["MIGR_FLOW"] == "EMI" else "EMI")
+        obs = [{**o, "OBS_VALUE": str(int(o["OBS_VALUE"]) * (3 if n % 3 == 0 else 1) + 1)}
+               for n, o in enumerate(s.observations)]
+        by_partner.setdefault(partner, []).append(Series(key, obs))
+    return by_partner

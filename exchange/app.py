@@ -13,7 +13,18 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from exchange import __version__
-from exchange.api import availability, contract, schema, sdmx, stats, structure_queries, structures, submissions
+from exchange.api import (
+    availability,
+    contract,
+    reconciliations,
+    schema,
+    sdmx,
+    stats,
+    structure_queries,
+    structures,
+    submissions,
+)
+from exchange.api import events as events_api
 from exchange.api import metrics as metrics_routes
 from exchange.api import service as service_routes
 from exchange.api.contract import hub_errors
@@ -22,8 +33,10 @@ from exchange.api.guard import XmlCharacterGuard
 from exchange.api.observe import RequestObserver, configure_logging, note_push
 from exchange.api.unavailable import database_unavailable, pool_exhausted
 from exchange.auth import AuthError
+from exchange.events.dispatcher import Dispatcher
 from exchange.hub import Hub, open_hub
 from exchange.query import QueryError
+from exchange.reconcile.lifecycle import CaseError
 from exchange.rows import MessageError
 from exchange.settings import Settings
 
@@ -37,7 +50,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         own = hub is None
         app.state.hub = hub or open_hub(settings)
         _observe(app.state.hub)
+        dispatcher = Dispatcher(app.state.hub.engine, app.state.hub.settings)
+        if app.state.hub.settings.dispatcher_enabled:
+            dispatcher.start()
         yield
+        dispatcher.stop()
         if own:
             app.state.hub.close()
 
@@ -54,6 +71,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(schema.router)
     app.include_router(service_routes.router)
     app.include_router(metrics_routes.router)
+    app.include_router(reconciliations.router)
+    app.include_router(events_api.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:
@@ -65,6 +84,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def auth_error(_request: Request, exc: AuthError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc)}, exc.status, headers)
+
+    @app.exception_handler(CaseError)
+    async def case_error(_request: Request, exc: CaseError) -> JSONResponse:
+        return JSONResponse({"status": "rejected", "code": exc.status, "message": str(exc), **exc.extra}, exc.status)
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError) -> Response:

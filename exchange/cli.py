@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from exchange.cli_events import add_commands as add_event_commands
 from exchange.settings import Settings
 
 PUSH_CHUNK = 256 * 1024
@@ -116,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--token", help="admin token for --url")
     demo.add_argument("--write", type=Path, help="only write the messages to this folder")
     demo.set_defaults(run=_demo)
+
+    from exchange.reconcile import cli as reconcile_cli
+
+    reconcile_cli.add_parser(sub)
+    add_event_commands(sub)
     return parser
 
 
@@ -390,7 +396,19 @@ def _demo(args: argparse.Namespace) -> int:
                                           Principal(None, country, False))
             failures += outcome.status != 200
             print(f"{country}: HTTP {outcome.status} {outcome.body.get('message')}")
+        _print_cases(hub)
     return 1 if failures else 0
+
+
+def _print_cases(hub: Any) -> None:
+    """How many reconciliation cases the pushes opened (issue #10); GET /reconciliations/summary has them all."""
+    from sqlalchemy import func, select
+
+    from exchange.store.tables import recon_case
+
+    with hub.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(recon_case)).scalar_one()
+    print(f"reconciliation: {count} cases (GET /reconciliations/summary, exchange reconcile list)")
 
 
 def _demo_remote(args: argparse.Namespace, messages: Iterator[tuple[str, bytes]]) -> int:

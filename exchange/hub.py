@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select
 
 from alembic import command
 from exchange.catalog import Catalog, load_catalog
+from exchange.events.producers import push_events
 from exchange.ingest import Ingestor, PushListener
 from exchange.mapping import Mappings
 from exchange.settings import Settings, resource_dir
@@ -112,4 +113,10 @@ def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
     catalog = load_catalog(Path(settings.structures_dir), stored_structures(engine))
     tables = DataTables()
     ensure_all(engine, catalog, tables)
-    return Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)), generation=generation)
+    hub = Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)), generation=generation)
+    hub.push_listeners.append(push_events(settings))  # submission and partner-revision events (issue #10)
+    if settings.reconciliation:
+        from exchange.reconcile.auto import Reconciler
+
+        hub.push_listeners.append(Reconciler())
+    return hub

@@ -59,6 +59,20 @@ class StructureRef:
 
 
 @dataclass(slots=True)
+class GroupValues:
+    """One ``Group`` element of a dataset: the group's id and what it carries, unchecked (SDMX 2.1 Part II, 5.3).
+
+    Structure-specific groups carry key and attributes alike as XML attributes (``key`` is None: the DSD splits
+    them); generic groups give ``GroupKey`` and ``Attributes`` apart.
+    """
+
+    id: str
+    values: dict[str, str]
+    key: dict[str, str] | None = None
+    where: str = ""
+
+
+@dataclass(slots=True)
 class DataSet:
     """One dataset (or, for SDMX-CSV, one run of rows with the same structure and action)."""
 
@@ -71,6 +85,8 @@ class DataSet:
     where: str = ""
     # True when the wire format fixes attachment levels (SDMX-ML, SDMX-JSON); False for flat CSV rows.
     structured: bool = True
+    # Group elements read so far (SDMX-ML: they precede the series they describe).
+    groups: list[GroupValues] = field(default_factory=list)
 
 
 class Obs:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from exchange.catalog import Catalog, DsdSchema
+from exchange.groups import GroupIndex, split
 from exchange.periods import parse_period
 from exchange.rows import XML_ILLEGAL, Action, DataSet, Issue, Obs, Severity
 
@@ -49,8 +50,12 @@ RULES: dict[str, tuple[Severity, str]] = {
                                              "country."),
     "DELETE_NOT_FOUND": (Severity.WARNING, "Nothing to do: the hub holds no such observation. Check the key if "
                                            "unexpected."),
-    "GROUP_NOT_SUPPORTED": (Severity.ERROR, "The DSD defines no group: attach the attributes to series or "
-                                            "observations."),
+    "UNKNOWN_GROUP": (Severity.ERROR, "Name a group the DSD defines (xsi:type or type of the Group element), or "
+                                      "attach the attributes to the series."),
+    "GROUP_KEY_MISMATCH": (Severity.ERROR, "Give a Group element values for exactly the dimensions of its group, "
+                                           "plus attributes attached to that group."),
+    "GROUP_UNMATCHED": (Severity.WARNING, "The group's key matches no series of its dataset, so its attributes were "
+                                          "not stored: check the key, or send the series with it."),
     "EMPTY_MESSAGE": (Severity.WARNING, "The message holds no observation."),
     "DERIVED_DATAFLOW": (Severity.ERROR, "Push the reported flows (UNECE:MIGR_FLOW); the hub computes this dataflow."),
     "INVALID_CHARACTER": (Severity.ERROR, "Remove control characters (U+0000-U+001F except tab, line feed and "
@@ -139,6 +144,9 @@ class _DataSetContext:
     # the observation keys of the current series with where each was first given.
     series_keys: set[tuple[str | None, ...]] = field(default_factory=set)
     obs_keys: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    # The dataset's Group elements (exchange.groups), and whether the current series needs them per observation.
+    groups: GroupIndex | None = None
+    obs_groups: bool = False
 
     def __post_init__(self) -> None:
         if self.schema is not None:
@@ -171,14 +179,56 @@ class Validator:
         ``series_row`` (converted dataset- and series-level values, by column) is one object per series;
         ``obs_row`` holds the observation's own values. Together they are the row to store.
         """
+        ctx = None
         for obs in observations:
             self.seen += 1
+            if ctx is not None and id(obs.dataset) not in self._contexts:
+                self._finish(ctx)
             ctx = self._context(obs.dataset)
             if ctx.schema is None:
                 continue
             row = self.check(ctx, obs)
             if row is not None:
                 yield ctx.schema, obs.dataset, ctx.series_row, row
+        if ctx is not None:
+            self._finish(ctx)
+
+    def _finish(self, ctx: _DataSetContext) -> None:
+        """After a dataset's last observation: its groups that described none of its series."""
+        if ctx.groups is None:
+            return
+        for group in ctx.groups.unmatched():
+            key = ".".join(group.key.values())
+            self.log.add(make_issue("GROUP_UNMATCHED", f"Group {group.id} {key} matches no series of its dataset.",
+                                    where=group.where, series_key=key, value=group.id))
+        ctx.groups = None
+
+    def _groups(self, schema: DsdSchema, dataset: DataSet) -> GroupIndex | None:
+        """Check the dataset's Group elements once (their id, key and values) and index the good ones."""
+        if not dataset.groups:
+            return None
+        index = GroupIndex(schema)
+        deleting = dataset.action is Action.DELETE
+        for element in dataset.groups:
+            before = self.log.errors
+            group, problems = split(schema, element)
+            shown = Obs(dataset, {}, {**element.values, **(element.key or {})}, element.where)
+            for problem in problems:
+                self._add(problem.code, problem.message, schema, shown, component=problem.component,
+                          value=problem.value)
+            if group is None:
+                index.excuse(element)
+                continue
+            for component, value in {**group.key, **group.attributes}.items():
+                self._check_value(schema, component, value, shown, deleting)
+            if self.log.errors != before:
+                index.excuse(element)
+                continue
+            previous = index.add(group)
+            if previous is not None and previous.attributes != group.attributes:
+                self._add("ATTRIBUTE_CONFLICT", f"Group {group.id} {'.'.join(group.key.values())} is given twice "
+                          f"with different attributes (first at {previous.where}).", schema, shown)
+        return index
 
     def _context(self, dataset: DataSet) -> _DataSetContext:
         ctx = self._contexts.get(id(dataset))
@@ -203,6 +253,8 @@ class Validator:
             levels = {a: schema.level(a, dataset.dimension_at_observation) for a in schema.attributes}
         self._contexts.clear()  # datasets come one after another; keep memory flat
         ctx = self._contexts[id(dataset)] = _DataSetContext(schema, levels)
+        if schema is not None:
+            ctx.groups = self._groups(schema, dataset)
         if not dataset.structured:
             self.sql_checks.add(dataset.index)
         return ctx
@@ -216,6 +268,10 @@ class Validator:
         dataset = obs.dataset
         deleting = dataset.action is Action.DELETE
         values = obs.values
+        if ctx.obs_groups and ctx.groups is not None:  # the group key needs the observation's own dimensions
+            extra = ctx.groups.values_for({**ctx.series_values, **values})
+            if extra:
+                obs.values = {**extra, **values}  # the observation's own values win (checked: level, below)
         time_dim = schema.time_dimension
         if not deleting and time_dim and time_dim not in values and time_dim not in ctx.series_values:
             self._add("NO_OBSERVATION", "A series (or CSV row) without an observation: it carries no "
@@ -282,6 +338,9 @@ class Validator:
         deleting = dataset.action is Action.DELETE
         before = self.log.errors
         given = {**dataset.values, **obs.series}
+        ctx.obs_groups = False
+        if ctx.groups:
+            given = self._series_groups(ctx, obs, given)
         row: dict[str, Any] = {}
         for component, value in given.items():
             converted = self._value(ctx, component, value, obs, deleting)
@@ -308,7 +367,23 @@ class Validator:
                 self._to_sql(ctx, dataset)  # a series given twice: compare across series in SQL
             else:
                 ctx.series_keys.add(series_key)
-        ctx.mandatory = tuple(a for a in schema.attributes if schema.components[a].mandatory and a not in given)
+        excused = ctx.groups.excused if ctx.groups is not None else ()
+        ctx.mandatory = tuple(a for a in schema.attributes if schema.components[a].mandatory and a not in given
+                              and a not in excused)
+
+    def _series_groups(self, ctx: _DataSetContext, obs: Obs, given: dict[str, str]) -> dict[str, str]:
+        """``given`` with the attributes of the groups the series key matches; when the series does not give
+        every group dimension (they are at observation level), the groups are matched per observation."""
+        assert ctx.groups is not None and ctx.schema is not None
+        if not ctx.groups.complete(given):
+            ctx.obs_groups = True
+            return given
+        values = ctx.groups.values_for(given)
+        for component, value in values.items():
+            if component in obs.series and obs.series[component] != value:
+                self._add("ATTRIBUTE_CONFLICT", f"The series gives {component}={obs.series[component]!r}; its group "
+                          f"gives {value!r}.", ctx.schema, obs, component=component, value=obs.series[component])
+        return {**given, **values, **obs.series}
 
     def _confine_to_provider(self, ctx: _DataSetContext, obs: Obs, row: dict[str, Any], deleting: bool) -> None:
         """A provider's observations are its own country's, whatever the action (REF_AREA = provider).

@@ -66,7 +66,9 @@ def test_each_rule(hub, code, message, content_type, principal, component, value
 
 def test_every_rule_has_a_case():
     # The others have their own tests: below, and DELETE_NOT_FOUND in test_push.py.
-    covered = {c[0] for c in CASES} | {"DELETE_NOT_FOUND", "EMPTY_MESSAGE", "GROUP_NOT_SUPPORTED", "PATTERN_MISMATCH"}
+    # The group rules are tested in test_groups.py.
+    covered = {c[0] for c in CASES} | {"DELETE_NOT_FOUND", "EMPTY_MESSAGE", "UNKNOWN_GROUP", "GROUP_KEY_MISMATCH",
+                                       "GROUP_UNMATCHED", "PATTERN_MISMATCH"}
     assert covered == set(RULES)
 
 
@@ -142,11 +144,11 @@ def test_empty_message_is_accepted_with_a_warning(hub):
     assert outcome.status == 200 and outcome.body["issues"]["by_code"][0]["code"] == "EMPTY_MESSAGE"
 
 
-def test_group_elements_are_refused(hub):
+def test_group_elements_of_a_dsd_without_groups_are_refused(hub):
     message = ss_message([Series(key(), [obs("2019", "1")])]).replace(
         b"<Series ", b'<Group xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" SEX="_T"/><Series ', 1)
     outcome = hub.ingestor.submit(spool([message], 10**8), SS_21, KAZ)
-    assert outcome.status == 422 and outcome.body["issues"]["first"][0]["code"] == "GROUP_NOT_SUPPORTED"
+    assert outcome.status == 422 and outcome.body["issues"]["first"][0]["code"] == "UNKNOWN_GROUP"
 
 
 def test_series_given_twice_in_sdmx_ml(hub):

@@ -176,13 +176,17 @@ def _parse(path: str, params: dict[str, str]) -> DataQuery:
 
 
 def _resolve(hub: Hub, query: DataQuery) -> tuple[DsdSchema, tuple[str, str, str]]:
-    candidates = [k for k in hub.catalog.schemas if k[1] == query.flow and (query.agency in (None, k[0]))
+    """The schema and (agency, id, version) of the dataflow - or, for REST 2.x context ``datastructure``, the
+    DSD - a query names. A DSD's data is every dataset stored against it, dataflow or not (issue #11 class 6)."""
+    kind = "datastructure" if query.context == "datastructure" else "dataflow"
+    table = hub.catalog.dsd_schemas if kind == "datastructure" else hub.catalog.schemas
+    candidates = [k for k in table if k[1] == query.flow and (query.agency in (None, k[0]))
                   and (query.version in (None, k[2]))]
     if not candidates:
-        raise LookupError(f"No dataflow {query.agency or '*'}:{query.flow}({query.version or 'latest'}).")
-    flow_key = hub.catalog.structure_key(StructureRef("dataflow", candidates[0][0], query.flow, query.version or ""))
+        raise LookupError(f"No {kind} {query.agency or '*'}:{query.flow}({query.version or 'latest'}).")
+    flow_key = hub.catalog.structure_key(StructureRef(kind, candidates[0][0], query.flow, query.version or ""))
     assert flow_key is not None
-    return hub.catalog.schemas[flow_key], flow_key
+    return table[flow_key], flow_key
 
 
 def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
@@ -194,11 +198,14 @@ def _output(schema: DsdSchema, flow_key: tuple[str, str, str], query: DataQuery,
         raise NotAcceptable("The time-series formats need dimensionAtObservation=TIME_PERIOD.")
     detail = query.detail if query.api == "1.5" else ("dataonly" if query.attributes == "none" else "full")
     deletions = query.updated_after is not None and query.as_of is None and not query.include_history
+    kind = "datastructure" if query.context == "datastructure" else "dataflow"
     return Output(schema, *flow_key, dimension_at_observation=at_obs, detail=detail, history=query.include_history,
-                  deletions=deletions)
+                  deletions=deletions, kind=kind)
 
 
 def _is_derived(hub: Hub, schema: DsdSchema, query: DataQuery) -> bool:
+    if query.context == "datastructure":
+        return False  # a DSD's data is what was stored against it
     return hub.catalog.is_derived(StructureRef("dataflow", schema.agency, query.flow, query.version or ""))
 
 

@@ -16,6 +16,7 @@ from exchange.api.contract import hub_errors
 from exchange.api.deps import AdminDep, HubDep
 from exchange.body import open_decoded, spool_async
 from exchange.catalog import Catalog, CatalogError, load_catalog
+from exchange.events.producers import structure_registered
 from exchange.hub import Hub, structures_generation
 from exchange.ingest import Principal
 from exchange.parse.xmlsafe import check_prolog, refuse_dtd
@@ -61,6 +62,7 @@ def _register(hub: Hub, data: bytes, admin: Principal) -> tuple[int, dict[str, A
             inserted = conn.execute(insert(structure_document).values(
                 label=label, content=data, sha256=hashlib.sha256(data).hexdigest(), submitted_by=admin.token_id,
                 submitted_at=datetime.now(UTC)).returning(structure_document.c.id)).scalar_one()
+            structure_registered(conn, hub.settings, added, label)
             after = structures_generation(conn)
         ensure_all(hub.engine, catalog, hub.tables)
         hub.catalog = catalog

@@ -31,6 +31,7 @@ class ComponentRule:
     # "dimensions" (related to ``related`` dimensions, i.e. series or partial key), "group".
     attachment: str = "obs"
     related: frozenset[str] = frozenset()
+    group: str | None = None  # attachment "group": the GroupDimensionDescriptor id (``related``: its dimensions)
 
     @property
     def column(self) -> str:
@@ -54,6 +55,13 @@ class DsdSchema:
     allowed: dict[str, frozenset[str]] = field(default_factory=dict)
     excluded: dict[str, frozenset[str]] = field(default_factory=dict)
     constraint_ids: tuple[str, ...] = ()
+    # GroupDimensionDescriptor id -> its dimensions, in DSD order (SDMX 2.1 Part II, 5.3: a group key is a
+    # subset of the dimensions; issue #11 class 1). Attributes attached to a group have attachment "group".
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def group_attributes(self, group: str) -> tuple[str, ...]:
+        """The attributes attached to ``group`` (AttributeRelationship/Group), in DSD order."""
+        return tuple(a for a in self.attributes if self.components[a].group == group)
 
     @property
     def urn(self) -> str:
@@ -134,19 +142,39 @@ def compile_dsd(dsd: Any, codelists: dict[tuple[str, str, str], Any], constraint
     components[measure.id] = rule(measure, "measure")
     if not components[measure.id].codes:
         components[measure.id] = ComponentRule(measure.id, "measure", numeric=True)
+    groups = _groups(dsd, dimensions)
     attributes = []
     for attr in dsd.attributes:
         attachment, related = _attachment(attr.related_to)
+        group = _group_of(attr.related_to, groups) if attachment == "group" else None
+        if attachment == "group" and group is None:
+            attachment = "dataset"  # a group relationship naming no known group: a dataset attribute
         mandatory = attr.usage_status is not None and attr.usage_status.name == "mandatory"
-        components[attr.id] = rule(attr, "attribute", mandatory=mandatory, attachment=attachment, related=related)
+        components[attr.id] = rule(attr, "attribute", mandatory=mandatory, attachment=attachment,
+                                   related=groups[group] if group else related, group=group)
         attributes.append(attr.id)
     allowed, excluded = _constraint_sets(constraints)
     return DsdSchema(
         agency=dsd.maintainer.id, id=dsd.id, version=str(dsd.version), name=str(dsd.name),
         dimensions=tuple(dimensions), time_dimension=time_dimension, measure=measure.id,
         attributes=tuple(attributes), components=components, allowed=allowed, excluded=excluded,
-        constraint_ids=tuple(c.id for c in constraints),
+        constraint_ids=tuple(c.id for c in constraints), groups=groups,
     )
+
+
+def _groups(dsd: Any, dimensions: list[str]) -> dict[str, tuple[str, ...]]:
+    """The DSD's GroupDimensionDescriptors that name dimensions (attachment-constraint groups have none)."""
+    groups = {}
+    for group in getattr(dsd, "group_dimensions", {}).values():
+        members = {component.id for component in group.components}
+        if members:
+            groups[group.id] = tuple(d for d in dimensions if d in members)
+    return groups
+
+
+def _group_of(related_to: Any, groups: dict[str, tuple[str, ...]]) -> str | None:
+    key = getattr(related_to, "group_key", None)
+    return key.id if key is not None and key.id in groups else None
 
 
 def _attachment(related_to: Any) -> tuple[str, frozenset[str]]:

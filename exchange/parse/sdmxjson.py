@@ -339,6 +339,8 @@ def _entry_value(entry: Any, where: str) -> str | None:
     if entry is None:
         return None
     value = _object(entry, where).get("id", entry.get("value"))
+    if value is None and "name" in entry and "names" not in entry:
+        value = entry["name"]  # the legacy layout (ECB, OECD) gives an uncoded value as its name only
     if isinstance(value, dict):  # a localised text {"en": "..."}: English, else the first language given
         value = value.get("en", next(iter(value.values()), None))
     if value is None:
@@ -376,6 +378,8 @@ def _reference(links: Any, where: str) -> StructureRef | None:
         at = f"{where}[{i}]"
         kind = _KINDS.get(str(_object(link, at).get("rel", "")).lower())
         urn = link.get("urn")
+        if kind and urn is None and isinstance(link.get("href"), str):
+            urn = _href_reference(link["href"], kind)
         if not kind or urn is None:
             continue
         match = _URN.fullmatch(urn) if isinstance(urn, str) else None
@@ -384,6 +388,21 @@ def _reference(links: Any, where: str) -> StructureRef | None:
                          "infomodel.datastructure.Dataflow=UNECE:MIGR_FLOW(1.0).")
         return StructureRef(kind, match[1], match[2], match[3] or "")
     return None
+
+
+#: a REST structure URL: .../dataflow/ECB/EXR/1.0 (what ECB's legacy SDMX-JSON links give, as ``href`` only)
+_HREF = re.compile(r"/(?:structure/)?(dataflow|datastructure|provisionagreement)/([^/?#]+)/([^/?#]+)(?:/([^/?#]+))?")
+
+
+def _href_reference(href: str, kind: str | None = None) -> str | None:
+    """The URN of the structure a REST URL names (the latest version when it names none), or None."""
+    match = _HREF.search(href)
+    if match is None or match[1] != (kind or match[1]):
+        return None
+    cls = {"dataflow": "datastructure.Dataflow", "datastructure": "datastructure.DataStructure",
+           "provisionagreement": "registry.ProvisionAgreement"}[match[1]]
+    version = "" if match[4] in (None, "latest", "~", "+", "*") else match[4]
+    return f"urn:sdmx:org.sdmx.infomodel.{cls}={match[2]}:{match[3]}" + (f"({version})" if version else "")
 
 
 def _structure(raw: Any, where: str) -> _Structure:
@@ -395,8 +414,12 @@ def _structure(raw: Any, where: str) -> _Structure:
     for i, measure in enumerate(_array(measures, f"{where}.measures.observation")):
         at = f"{where}.measures.observation[{i}]"
         measure_ids.append(_identifier(_object(measure, at).get("id", "OBS_VALUE"), at))
+    reference = _reference(raw.get("links", []), f"{where}.links")
+    uri = raw.get("uri")  # the sdmx-json drafts ECB served: "uri": ".../dataflow/ECB/EXR/1.0"
+    if reference is None and isinstance(uri, str) and (urn := _href_reference(uri)) is not None:
+        reference = _reference([{"rel": urn.split("=")[0].rsplit(".", 1)[-1].lower(), "urn": urn}], f"{where}.uri")
     return _Structure(
-        _reference(raw.get("links", []), f"{where}.links"),
+        reference,
         _components(dims, "dataSet", f"{where}.dimensions"), _components(dims, "series", f"{where}.dimensions"),
         _components(dims, "observation", f"{where}.dimensions"), measure_ids,
         _components(attrs, "dataSet", f"{where}.attributes"), _components(attrs, "series", f"{where}.attributes"),
@@ -416,9 +439,14 @@ class _Outline:
     headers: list[dict[str, Any]] = field(default_factory=list)
     late: dict[tuple[int, int], Any] = field(default_factory=dict)  # (dataset, series ordinal) -> attributes
     v1: bool = False  # SDMX-JSON 1.0: one data.structure
+    #: "data." (SDMX-JSON 1.0 and 2.x: meta + data), or "" for the layout ECB and OECD serve (issue #11 class 7):
+    #: header, structure and dataSets at the top level, as sdmx-json drafts wrote it before 1.0 settled on data
+    prefix: str = "data."
 
     def structure_paths(self) -> list[str]:
-        return ["data.structure"] if self.v1 else [f"data.structures[{i}]" for i in range(len(self.structures))]
+        if self.v1:
+            return [f"{self.prefix}structure"]
+        return [f"{self.prefix}structures[{i}]" for i in range(len(self.structures))]
 
 
 def _outline(src: _Source) -> _Outline:
@@ -427,27 +455,41 @@ def _outline(src: _Source) -> _Outline:
         if not src.peek():
             raise _malformed("The JSON cannot be read: the message is empty.", src.where())
         raise _not_sdmx()
-    found = False
+    found: set[str] = set()  # the layouts met: "data." and / or "" (top level)
     for key in src.members():
-        if key != "data":
+        if key == "data":
+            if src.peek() != "{":
+                raise _not_sdmx()
+            for data_key in src.members():
+                if _outline_member(src, outline, data_key, "data."):
+                    found.add("data.")
+        elif key in ("structure", "structures", "dataSets"):  # the legacy top-level layout
+            if _outline_member(src, outline, key, ""):
+                found.add("")
+        else:
             src.skip()
-            continue
-        if src.peek() != "{":
-            raise _not_sdmx()
-        for data_key in src.members():
-            if data_key == "structures":
-                outline.structures = _array(src.value(MAX_VALUE_CHARS, _STRUCTURE_DECODER), "data.structures")
-            elif data_key == "structure":
-                outline.structures, outline.v1 = [src.value(MAX_VALUE_CHARS, _STRUCTURE_DECODER)], True
-            elif data_key == "dataSets":
-                found = True
-                _outline_datasets(src, outline)
-            else:
-                src.skip()
     src.end()
     if not found:
         raise _not_sdmx()
+    if len(found) > 1:
+        raise _shape("The message has dataSets both in 'data' and at the top level.", "dataSets", "Send one layout: "
+                     "'data.dataSets' (SDMX-JSON 1.0 and 2.x) or top-level 'dataSets' (the older ECB/OECD layout).")
+    outline.prefix = found.pop()
     return outline
+
+
+def _outline_member(src: _Source, outline: _Outline, key: str, prefix: str) -> bool:
+    """Read one member of ``data`` (or of the top level, legacy layout); True when it was the dataSets."""
+    if key == "structures":
+        outline.structures = _array(src.value(MAX_VALUE_CHARS, _STRUCTURE_DECODER), f"{prefix}structures")
+    elif key == "structure":
+        outline.structures, outline.v1 = [src.value(MAX_VALUE_CHARS, _STRUCTURE_DECODER)], True
+    elif key == "dataSets":
+        _outline_datasets(src, outline, prefix)
+        return True
+    else:
+        src.skip()
+    return False
 
 
 def _not_sdmx() -> MessageError:
@@ -455,11 +497,11 @@ def _not_sdmx() -> MessageError:
                         "Send an SDMX-JSON 1.0 or 2.0 data message.", status=415)
 
 
-def _outline_datasets(src: _Source, outline: _Outline) -> None:
+def _outline_datasets(src: _Source, outline: _Outline, prefix: str) -> None:
     if src.peek() != "[":
         raise _not_sdmx()
     for index in src.items():
-        where = f"data.dataSets[{index}]"
+        where = f"{prefix}dataSets[{index}]"
         if index >= MAX_DATASETS:
             raise _shape(f"The message holds more than {MAX_DATASETS} datasets.", where, "Send fewer, larger "
                          "datasets (one per dataflow and action), or split the message.")
@@ -522,22 +564,28 @@ def _replay(copy: IO[bytes], outline: _Outline, structures: list[_Structure]) ->
 
 def _observations(src: _Source, outline: _Outline, structures: list[_Structure]) -> Iterator[Obs]:
     for key in src.members():
-        if key != "data":
+        if key == "data" and outline.prefix:
+            for data_key in src.members():
+                if data_key == "dataSets":
+                    yield from _datasets(src, outline, structures)
+                else:
+                    src.skip()
+        elif key == "dataSets" and not outline.prefix:
+            yield from _datasets(src, outline, structures)
+        else:
             src.skip()
-            continue
-        for data_key in src.members():
-            if data_key != "dataSets":
+
+
+def _datasets(src: _Source, outline: _Outline, structures: list[_Structure]) -> Iterator[Obs]:
+    for index in src.items():
+        dataset = _Dataset.open(index, outline, structures)
+        for member in src.members():
+            if member == "series":
+                yield from dataset.series(src)
+            elif member == "observations":
+                yield from dataset.observations(src, {}, f"{dataset.info.where}.observations")
+            else:
                 src.skip()
-                continue
-            for index in src.items():
-                dataset = _Dataset.open(index, outline, structures)
-                for member in src.members():
-                    if member == "series":
-                        yield from dataset.series(src)
-                    elif member == "observations":
-                        yield from dataset.observations(src, {}, f"{dataset.info.where}.observations")
-                    else:
-                        src.skip()
 
 
 @dataclass
@@ -548,7 +596,7 @@ class _Dataset:
 
     @classmethod
     def open(cls, index: int, outline: _Outline, structures: list[_Structure]) -> _Dataset:
-        where = f"data.dataSets[{index}]"
+        where = f"{outline.prefix}dataSets[{index}]"
         header = outline.headers[index]
         position = header.get("structure", 0)
         if not structures:

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from lxml import etree
 
 from exchange.parse.xmlsafe import PrologGuard, check_prolog
-from exchange.rows import Action, DataSet, MessageError, Obs, StructureRef
+from exchange.rows import Action, DataSet, GroupValues, MessageError, Obs, StructureRef
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
 SCHEMAS = "http://www.sdmx.org/resources/sdmxml/schemas/"
@@ -91,6 +91,30 @@ class _Reader:
         self.dataset = DataSet(self.datasets, ref, action, dim_at_obs, values, f"line {elem.sourceline}")
         self.datasets += 1
 
+    def start_group(self, elem: Any) -> None:
+        """A ``Group`` comes before the series it describes (SDMX-ML 2.1 DataSetType: Group*, then Series or
+        Obs). SDMX-ML 3.0 lets them mix; the hub reads a dataset in one pass, so it asks for that order too."""
+        if self.series_count or self.obs_in_series:
+            raise MessageError("XML_SCHEMA_VIOLATION", "A <Group> comes after series or observations of its DataSet.",
+                               "Put the Group elements of a DataSet before its first Series (or Obs), as SDMX-ML 2.1 "
+                               "requires.", where=f"line {elem.sourceline}")
+
+    def end_group(self, elem: Any) -> None:
+        assert self.dataset is not None
+        where = f"line {elem.sourceline}, group {len(self.dataset.groups) + 1}"
+        if not self.generic:
+            values = {k: v for k, v in _plain(elem.attrib).items() if k != "type"}
+            self.dataset.groups.append(GroupValues(_group_id(elem), values, None, where))
+        else:
+            parts: dict[str, dict[str, str]] = {"GroupKey": {}, "Attributes": {}}
+            for child in elem:
+                part = parts.get(_local(child.tag))
+                if part is not None:
+                    part.update({v.get("id", ""): v.get("value", "") for v in child})
+            self.dataset.groups.append(GroupValues(_group_id(elem), parts["Attributes"], parts["GroupKey"], where))
+        elem.clear(keep_tail=False)
+        _drop_previous(elem)
+
 
 def _ref_from_urn(kind: str, urn: str) -> StructureRef | None:
     # urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=AGENCY:ID(VERSION)
@@ -140,8 +164,8 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
                 reader.series_line = elem.sourceline
                 reader.series_count += 1
                 reader.obs_in_series = 0
-            elif name == "Group":
-                raise_group(elem)
+            elif name == "Group" and reader.dataset is not None:
+                reader.start_group(elem)
             elif reader.dataset is not None and name not in DATASET_CONTENT and not elem.tag.startswith(COMMON_PREFIXES):
                 _unexpected(elem, name, reader.generic)
             continue
@@ -154,6 +178,8 @@ def _walk(reader: _Reader, events: Any) -> Iterator[Obs]:  # noqa: C901 - one di
             reader.series = {}
             elem.clear(keep_tail=False)
             _drop_previous(elem)
+        elif name == "Group" and reader.dataset is not None:
+            reader.end_group(elem)
         elif reader.generic and name == "Value":
             continue  # read by its parent (SeriesKey, ObsKey, Attributes)
         elif reader.generic and name in ("SeriesKey", "Attributes") and elem.getparent() is not None:
@@ -204,9 +230,10 @@ def _unexpected(elem: Any, name: str, generic: bool) -> None:
                        where=f"line {elem.sourceline}")
 
 
-def raise_group(elem: Any) -> None:
-    raise MessageError("GROUP_NOT_SUPPORTED", "The message has a Group element; the shared DSDs define no groups.",
-                       "Attach group attributes to each series instead.", status=422, where=f"line {elem.sourceline}")
+def _group_id(elem: Any) -> str:
+    """A structure-specific group names its GroupDimensionDescriptor by ``xsi:type`` (``ns:SiblingGroup``) or
+    by the ``type`` attribute (SDMXDataStructureSpecificBase.xsd GroupType); a generic one by ``type``."""
+    return (elem.get(XSI_TYPE) or elem.get("type") or "").rsplit(":", 1)[-1]
 
 
 def _obs(reader: _Reader, elem: Any) -> Obs:

@@ -30,6 +30,15 @@ class Output:
     # For formats that index values up front (SDMX-JSON): component -> values in the answer, and names.
     values: dict[str, list[Any]] | None = None
     names: dict[str, dict[str, str]] | None = None
+    #: what ``agency``/``flow``/``version`` name: "dataflow", or "datastructure" for REST 2.x
+    #: ``/data/datastructure/...`` (data of a DSD, with or without a dataflow: issue #11 class 6)
+    kind: str = "dataflow"
+
+    @property
+    def urn(self) -> str:
+        """The URN of the structure the answer is for (SDMX 2.1 Part I, 6.2: DataStructure or Dataflow)."""
+        cls = "DataStructure" if self.kind == "datastructure" else "Dataflow"
+        return f"urn:sdmx:org.sdmx.infomodel.datastructure.{cls}={self.agency}:{self.flow}({self.version})"
 
 
 Renderer = Callable[[Output, Iterator["Block"]], Iterator[bytes]]

@@ -28,7 +28,7 @@ def render_v1(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
 
 
 def render_v2(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
-    fixed = ["dataflow", _flow_id(out)]
+    fixed = [out.kind, _flow_id(out)]
     header = ["STRUCTURE", "STRUCTURE_ID"]
     if out.labels == "name":  # SDMX-CSV 2.0.0: STRUCTURE_NAME right after the artefact identification
         header.append("STRUCTURE_NAME")

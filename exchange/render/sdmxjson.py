@@ -52,8 +52,8 @@ def _structure(out: Output, series_dims: list[str], obs_dims: list[str], series_
 
     return {
         "dataSets": [0, 1] if out.deletions else [0],
-        "links": [{"urn": f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})",
-                   "rel": "dataflow"},
+        "links": [{"urn": out.urn,
+                   "rel": out.kind},
                   {"urn": schema.urn, "rel": "datastructure"}],
         "name": schema.name,
         "dimensions": {"dataSet": [], "series": [dimension(d) for d in series_dims],
@@ -106,7 +106,7 @@ def _render(out: Output, blocks: Iterator[Block], version: str) -> Iterator[byte
         head = json.dumps({"meta": meta, "data": {"structure": _as_v1(structure, schema)}})
     else:
         head = json.dumps({"meta": meta, "data": {"structures": [structure]}})
-    links = json.dumps([{"urn": structure["links"][0]["urn"], "rel": "dataflow"}])  # dataSet.links is required
+    links = json.dumps([{"urn": structure["links"][0]["urn"], "rel": out.kind}])  # dataSet.links is required
 
     def opening(action: str) -> str:
         return ("{" + ('"structure": 0, ' if version != "1.0" else "") + f'"action": "{action}", "links": ' + links

@@ -9,8 +9,9 @@ from the blocks' columns. Deletions (``updatedAfter``) come last and go into a s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import chain, groupby
 from typing import Any, cast
 
 from lxml import etree
@@ -18,6 +19,7 @@ from lxml import etree
 from exchange import __version__
 from exchange.render import Output
 from exchange.render.blocks import Block, Layout, literal, needs_escaping, xml_attribute
+from exchange.render.groups import GroupSpool, OutputGroup, spool, written_groups
 from exchange.render.xsd import data_namespace
 
 V21 = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/"
@@ -41,7 +43,8 @@ def _header(out: Output, structure_specific: bool, ns: dict[str, str]) -> Any:
     if structure_specific:
         attrs["namespace"] = data_namespace(urn, out.dimension_at_observation)
     structure = etree.SubElement(header, f"{{{mes}}}Structure", attrs)
-    usage = etree.SubElement(structure, f"{{{com}}}StructureUsage")
+    # a dataflow is referenced as StructureUsage, a DSD as Structure (SDMXMessage.xsd StructureReference)
+    usage = etree.SubElement(structure, f"{{{com}}}{'Structure' if out.kind == 'datastructure' else 'StructureUsage'}")
     if mes == MES:
         etree.SubElement(usage, "Ref", agencyID=out.agency, id=out.flow, version=out.version)
     else:
@@ -53,7 +56,7 @@ def _header(out: Output, structure_specific: bool, ns: dict[str, str]) -> Any:
 
 
 def _flow_urn(out: Output) -> str:
-    return f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={out.agency}:{out.flow}({out.version})"
+    return out.urn
 
 
 def render_structure_specific(out: Output, blocks: Iterator[Block]) -> Iterator[bytes]:
@@ -92,22 +95,27 @@ def _render(out: Output, blocks: Iterator[Block], structure_specific: bool, root
     head, tail = envelope.split("<mes:DataSet/>")
     writer = (_StructureSpecific if structure_specific else _Generic)(out)
     chunks = ['<?xml version="1.0" encoding="UTF-8"?>\n', head]
-    size, dataset = 0, None
-    for block in blocks:
-        identity = (block.submission if out.history else None, block.deleted)
-        if identity != dataset:
-            if dataset is not None:
-                chunks.append("</mes:DataSet>")
-            chunks.append(_dataset_open(out, block, structure_specific, ns))
-            dataset = identity
-        chunks.append(writer.block(block))
-        size += len(block)
-        if size >= FLUSH_OBSERVATIONS:
-            yield "".join(chunks).encode()
-            chunks, size = [], 0
-    if dataset is None:  # no observation: an empty dataset still names the structure
-        chunks.append(_dataset_open(out, None, structure_specific, ns))
-    chunks += ["</mes:DataSet>", tail]
+    size, datasets = 0, 0
+    for _identity, same in groupby(blocks, key=lambda b: (b.submission if out.history else None, b.deleted)):
+        first = next(same)
+        chunks.append(_dataset_open(out, first, structure_specific, ns))
+        datasets += 1
+        dataset_blocks: Iterable[Block] = chain([first], same)  # noqa: B031 - read once, right here
+        if writer.groups:  # Group elements come before the series (exchange.render.groups)
+            writer.spool = spool(dataset_blocks, writer.groups)
+            chunks.extend(writer.group(g) for g in writer.spool.output_groups())
+            dataset_blocks = writer.spool.replay()
+        for block in dataset_blocks:
+            chunks.append(writer.block(block))
+            size += len(block)
+            if size >= FLUSH_OBSERVATIONS:
+                yield "".join(chunks).encode()
+                chunks, size = [], 0
+        writer.spool = None
+        chunks.append("</mes:DataSet>")
+    if not datasets:  # no observation: an empty dataset still names the structure
+        chunks += [_dataset_open(out, None, structure_specific, ns), "</mes:DataSet>"]
+    chunks.append(tail)
     yield "".join(chunks).encode()
 
 
@@ -140,12 +148,24 @@ class _Writer(ABC):
         self.layout = Layout(out)
         self.with_obs = out.detail not in ("serieskeysonly", "nodata")
         self.escaped = {c for c in out.schema.components if needs_escaping(out, c)}
+        schema = out.schema
+        self.groups = written_groups(self.layout, schema.groups, {g: schema.group_attributes(g) for g in schema.groups})
+        self.spool: GroupSpool | None = None  # the current DataSet's groups, when the DSD has some
 
     def block_values(self, block: Block) -> list[tuple[str, str]]:
-        """The block's key, then its attributes: (component, escaped text) in message order."""
+        """The block's key, then its attributes: (component, escaped text) in message order; attributes its
+        Group elements carry are left out."""
+        omitted = self.spool.omitted(block) if self.spool is not None else set()
         pairs = [*block.key.items(), *[(a, block.attributes[a]) for a in self.layout.block_attributes
-                                       if a in block.attributes]]
+                                       if a in block.attributes and a not in omitted]]
+        return self.escape(pairs)
+
+    def escape(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         return [(c, xml_attribute(v) if c in self.escaped else v) for c, v in pairs]
+
+    @abstractmethod
+    def group(self, group: OutputGroup) -> str:
+        """One Group element: the group key and the attributes attached to the group."""
 
     def fill(self, block: Block, components: list[str], before: str, after: str) -> tuple[str, list[list[str]]]:
         """A template and the lists that fill it, one ``{}`` per component the block holds.
@@ -180,6 +200,10 @@ class _StructureSpecific(_Writer):
     """``<Series KEY="..." ATTR="..."><Obs TIME_PERIOD="..." OBS_VALUE="..."/></Series>`` (SDMX-ML 2.1 and
     3.0 structure-specific data; AllDimensions: ``<Obs>`` with the whole key and every attribute)."""
 
+    def group(self, group: OutputGroup) -> str:
+        pairs = "".join(f' {c}="{v}"' for c, v in self.escape([*group.key.items(), *group.attributes.items()]))
+        return f'<Group xsi:type="ns1:{group.id}"{pairs}/>'
+
     def block(self, block: Block) -> str:
         pairs = "".join(f' {c}="{v}"' for c, v in self.block_values(block))
         fields, lists = self.fill(block, self.layout.obs_components, ' {id}="', '"')
@@ -194,6 +218,12 @@ class _Generic(_Writer):
     """``<gen:Series><gen:SeriesKey/><gen:Attributes/><gen:Obs>`` with ``<gen:ObsDimension/>``,
     ``<gen:ObsValue/>`` and ``<gen:Attributes/>`` (SDMX-ML 2.1 generic data; AllDimensions: ``<gen:Obs>``
     with ``<gen:ObsKey>`` and every attribute)."""
+
+    def group(self, group: OutputGroup) -> str:
+        key = "".join(f'<gen:Value id="{c}" value="{v}"/>' for c, v in self.escape(group.key.items()))
+        attributes = "".join(f'<gen:Value id="{c}" value="{v}"/>' for c, v in self.escape(group.attributes.items()))
+        return (f'<gen:Group type="{group.id}"><gen:GroupKey>{key}</gen:GroupKey>'
+                f"<gen:Attributes>{attributes}</gen:Attributes></gen:Group>")
 
     def block(self, block: Block) -> str:
         layout = self.layout

@@ -108,7 +108,11 @@ def structure_specific_schema(schema: DsdSchema, namespace: str, dimension_at_ob
     base = {name: f"dsd:TimeSeries{name}" if time_series else f"dsd:{name}" for name in ("DataSetType", "ObsType")}
     base["SeriesType"] = "dsd:TimeSeriesType" if time_series else "dsd:SeriesType"
     obs_attrs = [a for a in schema.attributes if flat or schema.level(a, dimension_at_observation) == "obs"]
-    _dataset_type(w, base["DataSetType"], "Obs" if flat else "Series")
+    groups = {} if flat else {g: dims for g, dims in schema.groups.items()
+                              if dimension_at_observation not in dims and schema.group_attributes(g)}
+    _dataset_type(w, base["DataSetType"], "Obs" if flat else "Series", bool(groups))
+    for group_id, dims in groups.items():
+        _group_type(w, group_id, dims)
     if not flat:
         _series_type(w, base["SeriesType"], dimension_at_observation, time_series,
                      [a for a in schema.attributes if a not in obs_attrs])  # the hub writes dataset ones per series
@@ -117,7 +121,8 @@ def structure_specific_schema(schema: DsdSchema, namespace: str, dimension_at_ob
     return bytes(etree.tostring(w.root, xml_declaration=True, encoding="utf-8", pretty_print=True))
 
 
-def _dataset_type(w: _Writer, base: str, child: str) -> None:
+def _dataset_type(w: _Writer, base: str, child: str, groups: bool) -> None:
+    """``groups``: the DataSet may hold Group elements, each naming its group's type with ``xsi:type``."""
     dataset = w.restriction("DataSetType", base)
     sequence = w.el(dataset, "sequence")
     w.annotations(sequence)
@@ -125,13 +130,29 @@ def _dataset_type(w: _Writer, base: str, child: str) -> None:
          minOccurs="0")
     if w.version == "3.0":  # (Atts | Group | Series | Obs)* in 3.0; one choice of Series+ or Obs+ in 2.1
         choice = w.el(sequence, "choice", minOccurs="0", maxOccurs="unbounded")
+        if groups:
+            w.el(choice, "element", name="Group", type="dsd:GroupType", form="unqualified")
         w.el(choice, "element", name=child, type=f"{child}Type", form="unqualified")
     else:
+        if groups:  # Group* before the series (SDMXDataStructureSpecificBase.xsd DataSetType)
+            w.el(sequence, "element", name="Group", type="dsd:GroupType", form="unqualified", minOccurs="0",
+                 maxOccurs="unbounded")
         choice = w.el(sequence, "choice", minOccurs="0")
         w.el(choice, "element", name=child, type=f"{child}Type", form="unqualified", maxOccurs="unbounded")
     for component in w.schema.attributes:
         if w.schema.components[component].attachment == "dataset":
             w.attribute(dataset, component, required=False)
+
+
+def _group_type(w: _Writer, group_id: str, dims: tuple[str, ...]) -> None:
+    """A group's type, named by its id (the ``xsi:type`` of its Group elements; SDMX 2.1 Section 3B): the
+    group's dimensions required, the attributes attached to the group optional."""
+    group = w.restriction(group_id, "dsd:GroupType")
+    w.annotations(w.el(group, "sequence"))
+    for component in dims:
+        w.attribute(group, component, required=True)
+    for component in w.schema.group_attributes(group_id):
+        w.attribute(group, component, required=False)
 
 
 def _series_type(w: _Writer, base: str, dimension_at_observation: str, time_series: bool,

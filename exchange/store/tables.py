@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from exchange.catalog.schema import DsdSchema
@@ -107,6 +108,120 @@ event = Table(
     Column("subject", String(300), nullable=True),  # what it is about: a case id, a submission id, a structure
     Column("payload", Text, nullable=False),  # JSON, with links
     Column("txid", BigInteger, nullable=True),  # PostgreSQL: the writing transaction (feed visibility in commit order)
+)
+
+#: Reconciliation (issue #10). A policy row is one version of a dataflow's policy: versions are only ever added.
+recon_policy = Table(
+    "recon_policy", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataflow", String(300), nullable=False),  # AGENCY:ID(VERSION) of the flow DSD
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("settings", Text, nullable=False),  # JSON: exchange.reconcile.policy.Policy
+    UniqueConstraint("dataflow", "version", name="uq_recon_policy_version"),
+)
+
+#: A case: one pair (origin -> destination), dataflow, breakdown and basis. States in exchange.reconcile.lifecycle.
+recon_case = Table(
+    "recon_case", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataflow", String(300), nullable=False),
+    Column("origin", String(64), nullable=False),  # reports E (emigration to destination)
+    Column("destination", String(64), nullable=False),  # reports I (immigration from origin)
+    Column("breakdown", String(200), nullable=False),  # FREQ.MIGRANT_TYPE.SEX.AGE.UNIT_MEASURE
+    Column("basis", String(20), nullable=False),  # residence | citizenship | birth
+    Column("state", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),  # automatic | requested
+    Column("policy_version", Integer, nullable=False),
+    Column("opened_by_submission", String(36)),
+    Column("requested_by", String(64)),
+    Column("resolved_by_submission", String(36)),
+    Column("reason", String(40)),  # the latest explanation's reason code
+    Column("close_agreed", String(200), nullable=False, default=""),  # " KAZ RUS ": partners that agreed to close
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+Index("ix_recon_case_pair", recon_case.c.dataflow, recon_case.c.origin, recon_case.c.destination)
+_CASE_OPEN = recon_case.c.state.notin_(["resolved", "closed"])
+#: One open case per (dataflow, pair, breakdown, basis): concurrency can never make two.
+Index("uq_recon_case_open", recon_case.c.dataflow, recon_case.c.origin, recon_case.c.destination,
+      recon_case.c.breakdown, recon_case.c.basis, unique=True, sqlite_where=_CASE_OPEN, postgresql_where=_CASE_OPEN)
+
+recon_period = Table(
+    "recon_period", metadata,
+    Column("case_id", Integer, ForeignKey("recon_case.id"), primary_key=True),
+    Column("period", String(40), primary_key=True),
+    Column("state", String(20), nullable=False),  # out | within | explained
+    Column("rule", String(20), nullable=False),  # flag | missing_side | requested
+    Column("e_open", Float), Column("i_open", Float), Column("flag_open", String(16)),
+    Column("e_now", Float), Column("i_now", Float), Column("flag_now", String(16)), Column("ln_ratio_now", Float),
+    Column("e_dur_crit", String(40)), Column("i_dur_crit", String(40)),
+    Column("e_source_type", String(40)), Column("i_source_type", String(40)),
+    Column("e_submission", String(36)), Column("i_submission", String(36)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Append-only timeline: who did what to a case, when, with the values before and after.
+recon_timeline = Table(
+    "recon_timeline", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("recon_case.id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),  # a provider, "ADMIN", or "hub" (automatic)
+    Column("action", String(40), nullable=False),
+    Column("submission", String(36)),
+    Column("reason", String(40)),
+    Column("text", Text),
+    Column("before", Text),  # JSON
+    Column("after", Text),  # JSON
+)
+
+
+subscription = Table(
+    "subscription", metadata,
+    Column("id", String(40), primary_key=True),  # "sub_" + 32 hex
+    Column("owner", String(64), nullable=True),  # the data provider it belongs to; NULL: an administrator's
+    Column("token_id", Integer, nullable=True),
+    Column("url", Text, nullable=False),
+    Column("event_types", Text, nullable=False),  # " submission.accepted case.opened ": the types it receives
+    Column("dataflow", String(300), nullable=True),  # filter: only events of this dataflow
+    Column("partner", String(64), nullable=True),  # filter: only events that concern this provider too
+    Column("secret", Text, nullable=False),  # "whsec_..." (Standard Webhooks); shown once, kept to sign
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False, default=0),  # consecutive failed attempts since the last success
+    Column("failing_since", DateTime(timezone=True), nullable=True),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),  # removed by its owner; the log is kept
+)
+
+delivery = Table(
+    "delivery", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("event.id"), nullable=False),
+    Column("channel", String(8), nullable=False),  # webhook | email
+    Column("subscription_id", String(40), ForeignKey("subscription.id"), nullable=True),  # webhook
+    Column("provider", String(64), nullable=True),  # email: the provider whose contact address receives it
+    Column("state", String(12), nullable=False),  # pending | delivered | failed | skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),  # also the claim: moved on while sending
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=True),  # HTTP status (webhook) or SMTP reply code
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_delivery_due", delivery.c.state, delivery.c.next_attempt_at)
+Index("uq_delivery_subscription_event", delivery.c.subscription_id, delivery.c.event_id, unique=True)
+Index("ix_delivery_event", delivery.c.event_id)
+
+provider_contact = Table(
+    "provider_contact", metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 def table_name(schema: DsdSchema) -> str:
