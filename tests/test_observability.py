@@ -89,7 +89,7 @@ def test_one_json_line_per_request_with_ids_and_never_a_token(json_hub, pushed):
 @pytest.mark.slow
 def test_metrics_of_two_workers_are_summed(tmp_path):
     with fresh_database(tmp_path) as url:
-        hub = LiveHub(url, log=tmp_path / "hub.log", args=["--workers", "2"]).start(timeout=240)  # two start-ups on a shared machine
+        hub = LiveHub(url, log=tmp_path / "hub.log", args=["--workers", "2"]).start(timeout=240)
         try:
             for _ in range(6):
                 with hub.client() as client:  # a new connection each time: either worker may answer

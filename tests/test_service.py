@@ -98,7 +98,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.slow
 def test_serve_with_two_workers_starts_two_processes_that_agree(tmp_path):
     with fresh_database(tmp_path) as url:
-        hub = LiveHub(url, log=tmp_path / "hub.log", args=["--workers", "2"]).start(timeout=240)  # two start-ups on a shared machine
+        hub = LiveHub(url, log=tmp_path / "hub.log", args=["--workers", "2"]).start(timeout=240)
         try:
             assert hub.process is not None
             workers = [p for p in _children(hub.process.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
