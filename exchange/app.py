@@ -25,9 +25,12 @@ from exchange.api import (
     submissions,
 )
 from exchange.api import events as events_api
+from exchange.api import metrics as metrics_routes
+from exchange.api import service as service_routes
 from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
+from exchange.api.observe import RequestObserver, configure_logging, note_push
 from exchange.api.unavailable import database_unavailable, pool_exhausted
 from exchange.auth import AuthError
 from exchange.events.dispatcher import Dispatcher
@@ -41,12 +44,14 @@ from exchange.settings import Settings
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = hub is None
         app.state.hub = hub or open_hub(settings)
         sweep_interrupted(app.state.hub.engine)  # asynchronous pushes a killed hub process left "running"
+        _observe(app.state.hub)
         dispatcher = Dispatcher(app.state.hub.engine, app.state.hub.settings)
         if app.state.hub.settings.dispatcher_enabled:
             dispatcher.start()
@@ -58,13 +63,16 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="exchange: SDMX hub for migration statistics", version=__version__, lifespan=lifespan)
     # Compressed answers when the client sends Accept-Encoding: gzip (REST: plain HTTP compression).
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(XmlCharacterGuard)  # outermost: refuses control characters before anything reads them
+    app.add_middleware(XmlCharacterGuard)  # refuses control characters before anything reads them
+    app.add_middleware(RequestObserver)  # outermost: request id, metrics and log line for every answer
     app.include_router(submissions.router)
     app.include_router(structures.router)
     app.include_router(sdmx.router)
     app.include_router(availability.router)
     app.include_router(stats.router)
     app.include_router(schema.router)
+    app.include_router(service_routes.router)
+    app.include_router(metrics_routes.router)
     app.include_router(reconciliations.router)
     app.include_router(events_api.router)
 
@@ -100,6 +108,19 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(structure_queries.router)
     _document(app)
     return app
+
+
+def _observe(hub: Hub) -> None:
+    """Metrics and request logs learn about pushes and pool connections (issue #15)."""
+    for listener in (metrics_routes.observe_push, note_push):
+        if listener not in hub.push_listeners:
+            hub.push_listeners.append(listener)
+    metrics_routes.watch_pool(hub.engine)
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory ``exchange serve`` hands uvicorn by name, so each of ``--workers N`` builds its own."""
+    return create_app(Settings())
 
 
 def _document(app: FastAPI) -> None:

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the hub (creates or migrates the database tables first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="hub processes sharing the port (use PostgreSQL for more than one; default 1)")
     serve.set_defaults(run=_serve)
 
     db = sub.add_parser("db", help="database maintenance")
@@ -145,12 +147,44 @@ def _local_hub() -> Iterator[Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Migrate once here, then start the workers: each builds its app from the environment (issue #15)."""
     import uvicorn
 
-    from exchange.app import create_app
+    from exchange.hub import database_is_behind, upgrade_database
+    from exchange.store.engine import make_engine
 
-    uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level="info")
+    if args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    settings = Settings()
+    engine = make_engine(settings)
+    try:
+        if database_is_behind(engine, settings):  # not in N workers at once
+            upgrade_database(settings)
+    finally:
+        engine.dispose()
+    if args.workers > 1:
+        _multiprocess_metrics()
+    from exchange.api.observe import uvicorn_log_config
+
+    log_config = uvicorn_log_config(settings.log_format)
+    uvicorn.run("exchange.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="info", access_log=log_config is None,
+                log_config=log_config or uvicorn.config.LOGGING_CONFIG)
     return 0
+
+
+def _multiprocess_metrics() -> None:
+    """Workers write metrics to files in PROMETHEUS_MULTIPROC_DIR (a fresh one unless set): /metrics sums them."""
+    import os
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="exchange-metrics-")
+        return
+    for stale in Path(folder).glob("*.db"):  # a previous run's samples would be added to this one's
+        stale.unlink()
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:

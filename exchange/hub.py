@@ -10,7 +10,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, func, inspect, select
 
 from alembic import command
 from exchange.catalog import Catalog, load_catalog
@@ -21,6 +21,10 @@ from exchange.pushes import AsyncPushes, stored_report
 from exchange.settings import Settings, resource_dir
 from exchange.store.engine import make_engine
 from exchange.store.registry import DataTables, ensure_all, stored_structures
+from exchange.store.tables import structure_document
+
+#: Which registered structures a catalog reflects: (how many structure documents, the highest id).
+Generation = tuple[int, int]
 
 
 def alembic_config(settings: Settings) -> Config:
@@ -48,6 +52,16 @@ def database_is_behind(engine: Engine, settings: Settings) -> bool:
     return current != set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
 
 
+def structures_generation(conn: Connection) -> Generation:
+    """The registered structures' state, cheap to ask on every request (issue #15: several hub processes).
+
+    The count as well as the highest id: a PostgreSQL sequence hands out ids before commit, so a lower id
+    can become visible after a higher one; the count still moves when it does (documents are never deleted).
+    """
+    count, highest = conn.execute(select(func.count(), func.coalesce(func.max(structure_document.c.id), 0))).one()
+    return int(count), int(highest)
+
+
 @dataclass
 class Hub:
     settings: Settings
@@ -56,6 +70,8 @@ class Hub:
     tables: DataTables
     mappings: Mappings
     structure_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the registered structures ``catalog`` and ``tables`` reflect; see ``refresh``
+    generation: Generation = (0, 0)
     #: called in the transaction that records each push (reconciliation, events): see exchange.ingest.PushListener
     push_listeners: list[PushListener] = field(default_factory=list)
     _pushes: AsyncPushes | None = field(default=None, repr=False)
@@ -80,6 +96,28 @@ class Hub:
             return stored_report(conn, submission_id, principal)
         return self._pushes.report(conn, submission_id, principal)
 
+    def refresh(self) -> None:
+        """Reload catalog and tables when another hub process (or this one) registered structures since.
+
+        Called before each request, so every process on one database answers with the same structures
+        without a restart (issue #15). Costs one indexed query when nothing changed.
+        """
+        with self.engine.connect() as conn:
+            current = structures_generation(conn)
+        if current == self.generation:
+            return
+        with self.structure_lock:
+            if current != self.generation:
+                self.reload()
+
+    def reload(self) -> None:
+        """Catalog and observation tables from the shipped and registered structures, as they are now."""
+        with self.engine.connect() as conn:
+            generation = structures_generation(conn)
+        catalog = load_catalog(Path(self.settings.structures_dir), stored_structures(self.engine))
+        ensure_all(self.engine, catalog, self.tables)
+        self.catalog, self.generation = catalog, generation
+
     def close(self) -> None:
         if self._pushes is not None:
             self._pushes.close()
@@ -91,10 +129,12 @@ def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
     engine = make_engine(settings)
     if migrate and database_is_behind(engine, settings):
         upgrade_database(settings)
+    with engine.connect() as conn:
+        generation = structures_generation(conn)  # read first: a structure registered meanwhile reloads later
     catalog = load_catalog(Path(settings.structures_dir), stored_structures(engine))
     tables = DataTables()
     ensure_all(engine, catalog, tables)
-    hub = Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)))
+    hub = Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)), generation=generation)
     hub.push_listeners.append(push_events(settings))  # submission and partner-revision events (issue #10)
     if settings.reconciliation:
         from exchange.reconcile.auto import Reconciler

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
         1.0, gt=0, description="How often a running asynchronous push writes its progress (and heartbeat), in seconds."
     )
     sqlite_busy_timeout_s: float = Field(600.0, description="How long a SQLite writer waits for the write lock.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: uvicorn's access log; json: one JSON line per request on stderr (issue #15)."
+    )
     reconciliation: bool = Field(
         True, description="Re-examine the mirror pairs each accepted push touched and open, revise, resolve or "
                           "reopen reconciliation cases in the push's transaction (false: no automatic cases).")

@@ -64,6 +64,8 @@ class LiveHub:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log: Path | None = None
+    #: more arguments for ``exchange serve``, e.g. ["--workers", "2"]
+    args: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -72,7 +74,7 @@ class LiveHub:
     def start(self, timeout: float = 60) -> LiveHub:
         environment = {**os.environ, "EXCHANGE_DATABASE_URL": self.database_url, **self.env}
         out = self.log.open("ab") if self.log else subprocess.DEVNULL
-        self.process = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--port", str(self.port), *self.args],
                                         env=environment, stdout=out, stderr=out)
         deadline = time.time() + timeout
         while time.time() < deadline:

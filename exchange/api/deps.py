@@ -7,13 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from exchange.api.observe import note
 from exchange.auth import AuthError, authenticate
 from exchange.hub import Hub
 from exchange.ingest import Principal
 
 
 def get_hub(request: Request) -> Hub:
+    """The hub, its structures brought up to date first (another process may have registered some: issue #15)."""
     hub: Hub = request.app.state.hub
+    hub.refresh()
     return hub
 
 
@@ -28,7 +31,9 @@ BEARER = HTTPBearer(auto_error=False, description="A token from `exchange token`
 def get_principal(hub: HubDep, request: Request,
                   _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> Principal:
     with hub.engine.connect() as conn:
-        return authenticate(conn, request.headers.get("authorization"))
+        principal = authenticate(conn, request.headers.get("authorization"))
+    note(provider=principal.provider, admin=principal.is_admin)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

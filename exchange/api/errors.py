@@ -36,7 +36,7 @@ def sdmx_error(status: int, message: str, accept: str | None,
 
 
 #: Paths whose clients read the hub's own JSON answers, not SDMX error messages.
-JSON_PATHS = ("/submissions", "/stats", "/health", "/docs", "/openapi.json")
+JSON_PATHS = ("/submissions", "/stats", "/health", "/ready", "/metrics", "/docs", "/openapi.json")
 
 
 def error_response(method: str, path: str, status: int, message: str, accept: str | None,

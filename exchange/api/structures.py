@@ -17,7 +17,7 @@ from exchange.api.deps import AdminDep, HubDep
 from exchange.body import open_decoded, spool_async
 from exchange.catalog import CatalogError, load_catalog
 from exchange.events.producers import structure_registered
-from exchange.hub import Hub
+from exchange.hub import Hub, structures_generation
 from exchange.ingest import Principal
 from exchange.parse.xmlsafe import check_prolog, refuse_dtd
 from exchange.store.registry import ensure_all, stored_structures
@@ -49,6 +49,8 @@ async def push_structure(request: Request, hub: HubDep, admin: AdminDep) -> JSON
 def _register(hub: Hub, data: bytes, admin: Principal) -> tuple[int, dict[str, Any]]:
     label = f"pushed {datetime.now(UTC).isoformat()} by token {admin.token_id}"
     with hub.structure_lock:
+        with hub.engine.connect() as conn:
+            before = structures_generation(conn)
         stored = stored_structures(hub.engine)
         try:
             catalog = load_catalog(Path(hub.settings.structures_dir), [*stored, (data, label)])
@@ -56,11 +58,14 @@ def _register(hub: Hub, data: bytes, admin: Principal) -> tuple[int, dict[str, A
             status = 409 if "dangling" in str(exc) else 400
             return status, {"status": "Failure", "code": status, "message": str(exc)}
         with hub.engine.execution_options(write=True).begin() as conn:
-            conn.execute(insert(structure_document).values(
+            inserted = conn.execute(insert(structure_document).values(
                 label=label, content=data, sha256=hashlib.sha256(data).hexdigest(), submitted_by=admin.token_id,
-                submitted_at=datetime.now(UTC)))
+                submitted_at=datetime.now(UTC)).returning(structure_document.c.id)).scalar_one()
             structure_registered(conn, hub.settings, [urn for urn, _ in catalog.last_added], label)
+            after = structures_generation(conn)
         ensure_all(hub.engine, catalog, hub.tables)
         hub.catalog = catalog
+        if after == (before[0] + 1, inserted):  # else another process registered meanwhile: the next request reloads
+            hub.generation = after
     return 201, {"status": "Success", "code": 201,
                  "artefacts": [{"urn": urn, "action": action} for urn, action in catalog.last_added]}

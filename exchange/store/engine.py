@@ -8,6 +8,9 @@ from sqlalchemy import Engine, create_engine, event
 
 from exchange.settings import Settings
 
+#: Seconds to wait for a PostgreSQL connection before the request fails with 503 (unless the URL sets its own).
+PG_CONNECT_TIMEOUT_S = 10
+
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
@@ -17,7 +20,10 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_s, "check_same_thread": False})
         _sqlite_pragmas(engine)
         return engine
-    engine = create_engine(url, pool_pre_ping=True)
+    # pool_pre_ping: a connection the server dropped (restart, failover, pg_terminate_backend) is replaced on its
+    # next checkout instead of failing a request; connect_timeout: an unreachable server fails fast (503), no hang.
+    connect_args = {} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     _postgres_settings(engine)
     return engine
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, MetaData, Table, insert, inspect, select
+from sqlalchemy import Connection, Engine, MetaData, Table, insert, inspect, select, text
 
 from exchange.catalog import Catalog, DsdSchema
 from exchange.store.tables import data_table, dsd_table, structure_document
@@ -27,8 +27,16 @@ class DataTables:
         return table
 
 
+#: One creator of observation tables at a time across hub processes on one PostgreSQL database and schema
+#: (SQLite: BEGIN IMMEDIATE already serialises writers). Else two workers starting together both create a table.
+DDL_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_database() || '.' || "
+                "coalesce(current_schema(), '') || '.exchange-derived-tables', 0))")
+
+
 def ensure_all(engine: Engine, catalog: Catalog, tables: DataTables) -> None:
     with engine.execution_options(write=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(DDL_LOCK)
         for schema in catalog.all_dsd_schemas():
             tables.ensure(conn, schema)
 
