@@ -73,7 +73,8 @@ def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
     tables = DataTables()
     ensure_all(engine, catalog, tables)
     hub = Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)))
-    if settings.reconciliation:
+    # a hub opened without migrating an older database (migrate=False) has no case tables to write to
+    if settings.reconciliation and inspect(engine).has_table("recon_case"):
         from exchange.reconcile.auto import Reconciler
 
         hub.push_listeners.append(Reconciler())
