@@ -23,11 +23,13 @@ from exchange.api import (
     structures,
     submissions,
 )
+from exchange.api import events as events_api
 from exchange.api.contract import hub_errors
 from exchange.api.errors import error_response
 from exchange.api.guard import XmlCharacterGuard
 from exchange.api.unavailable import database_unavailable
 from exchange.auth import AuthError
+from exchange.events.dispatcher import Dispatcher
 from exchange.hub import Hub, open_hub
 from exchange.query import QueryError
 from exchange.reconcile.lifecycle import CaseError
@@ -42,7 +44,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = hub is None
         app.state.hub = hub or open_hub(settings)
+        dispatcher = Dispatcher(app.state.hub.engine, app.state.hub.settings)
+        if app.state.hub.settings.dispatcher_enabled:
+            dispatcher.start()
         yield
+        dispatcher.stop()
         if own:
             app.state.hub.close()
 
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(stats.router)
     app.include_router(schema.router)
     app.include_router(reconciliations.router)
+    app.include_router(events_api.router)
 
     @app.exception_handler(MessageError)
     async def message_error(_request: Request, exc: MessageError) -> JSONResponse:

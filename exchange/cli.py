@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from exchange.cli_events import add_commands as add_event_commands
 from exchange.settings import Settings
 
 PUSH_CHUNK = 256 * 1024
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     from exchange.reconcile import cli as reconcile_cli
 
     reconcile_cli.add_parser(sub)
+    add_event_commands(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, inspect
 
 from alembic import command
 from exchange.catalog import Catalog, load_catalog
+from exchange.events.producers import push_events
 from exchange.ingest import Ingestor, PushListener
 from exchange.mapping import Mappings
 from exchange.settings import Settings, resource_dir
@@ -73,6 +74,7 @@ def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
     tables = DataTables()
     ensure_all(engine, catalog, tables)
     hub = Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)))
+    hub.push_listeners.append(push_events(settings))  # submission and partner-revision events (issue #10)
     # a hub opened without migrating an older database (migrate=False) has no case tables to write to
     if settings.reconciliation and inspect(engine).has_table("recon_case"):
         from exchange.reconcile.auto import Reconciler

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exchange.cli import _parser
+from exchange.events import EVENT_TYPES
 from exchange.settings import REPO_ROOT, Settings
 from exchange.validate import MESSAGE_CODES, RULES
 
@@ -19,6 +20,11 @@ def test_issue_code_documented(code):
 @pytest.mark.parametrize("field", sorted(Settings.model_fields))
 def test_setting_documented(field):
     assert f"`EXCHANGE_{field.upper()}`" in README
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_event_type_documented(event_type):
+    assert f"`{event_type}`" in README
 
 
 def commands() -> list[str]:

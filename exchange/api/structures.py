@@ -16,6 +16,7 @@ from exchange.api.contract import hub_errors
 from exchange.api.deps import AdminDep, HubDep
 from exchange.body import open_decoded, spool_async
 from exchange.catalog import Catalog, CatalogError, load_catalog
+from exchange.events.producers import structure_registered
 from exchange.hub import Hub
 from exchange.ingest import Principal
 from exchange.parse.xmlsafe import check_prolog, refuse_dtd
@@ -59,6 +60,7 @@ def _register(hub: Hub, data: bytes, admin: Principal) -> tuple[int, dict[str, A
             conn.execute(insert(structure_document).values(
                 label=label, content=data, sha256=hashlib.sha256(data).hexdigest(), submitted_by=admin.token_id,
                 submitted_at=datetime.now(UTC)))
+            structure_registered(conn, hub.settings, added, label)
         ensure_all(hub.engine, catalog, hub.tables)
         hub.catalog = catalog
     return 201, {"status": "Success", "code": 201, "artefacts": [{"urn": u, "action": "Replace"} for u in added]}

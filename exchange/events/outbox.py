@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, text
 
+from exchange.events.fanout import fan_out
 from exchange.store.tables import event
 
 #: Every event type, with what it means (the README lists the same; tests/test_docs.py checks).
@@ -37,6 +38,10 @@ EVENT_TYPES: Mapping[str, str] = {
 }
 
 
+#: one statement object, so SQLAlchemy compiles it once (emit may run a thousand times in one transaction)
+INSERT_EVENT = insert(event)
+
+
 def new_uid() -> str:
     return "evt_" + uuid.uuid4().hex
 
@@ -46,15 +51,18 @@ def emit(conn: Connection, type_: str, providers: Iterable[str | None], payload:
     """Record one event in the caller's transaction and return its public id.
 
     ``providers`` are the data providers it concerns (None and "ADMIN" are dropped: administrators see all).
+    Its deliveries (webhook subscriptions, e-mail contacts) are inserted in the same transaction (fanout.py).
     """
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     uid = new_uid()
     concerned = sorted({p for p in providers if p and p != "ADMIN"})
-    conn.execute(insert(event).values(
-        uid=uid, type=type_, occurred_at=at or datetime.now(UTC),
-        providers=f" {' '.join(concerned)} " if concerned else "", dataflow=dataflow, subject=subject,
-        payload=json.dumps(payload, sort_keys=True, default=str), txid=_transaction_id(conn)))
+    now = at or datetime.now(UTC)
+    padded = f" {' '.join(concerned)} " if concerned else ""
+    result = conn.execute(INSERT_EVENT, {
+        "uid": uid, "type": type_, "occurred_at": now, "providers": padded, "dataflow": dataflow, "subject": subject,
+        "payload": json.dumps(payload, sort_keys=True, default=str), "txid": _transaction_id(conn)})
+    fan_out(conn, int(result.inserted_primary_key[0]), type_, padded, dataflow, now)  # type: ignore[index]
     return uid
 
 

@@ -179,6 +179,51 @@ recon_timeline = Table(
 )
 
 
+subscription = Table(
+    "subscription", metadata,
+    Column("id", String(40), primary_key=True),  # "sub_" + 32 hex
+    Column("owner", String(64), nullable=True),  # the data provider it belongs to; NULL: an administrator's
+    Column("token_id", Integer, nullable=True),
+    Column("url", Text, nullable=False),
+    Column("event_types", Text, nullable=False),  # " submission.accepted case.opened ": the types it receives
+    Column("dataflow", String(300), nullable=True),  # filter: only events of this dataflow
+    Column("partner", String(64), nullable=True),  # filter: only events that concern this provider too
+    Column("secret", Text, nullable=False),  # "whsec_..." (Standard Webhooks); shown once, kept to sign
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False, default=0),  # consecutive failed attempts since the last success
+    Column("failing_since", DateTime(timezone=True), nullable=True),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),  # removed by its owner; the log is kept
+)
+
+delivery = Table(
+    "delivery", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("event.id"), nullable=False),
+    Column("channel", String(8), nullable=False),  # webhook | email
+    Column("subscription_id", String(40), ForeignKey("subscription.id"), nullable=True),  # webhook
+    Column("provider", String(64), nullable=True),  # email: the provider whose contact address receives it
+    Column("state", String(12), nullable=False),  # pending | delivered | failed | skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),  # also the claim: moved on while sending
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=True),  # HTTP status (webhook) or SMTP reply code
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_delivery_due", delivery.c.state, delivery.c.next_attempt_at)
+Index("uq_delivery_subscription_event", delivery.c.subscription_id, delivery.c.event_id, unique=True)
+Index("ix_delivery_event", delivery.c.event_id)
+
+provider_contact = Table(
+    "provider_contact", metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 def table_name(schema: DsdSchema) -> str:
     raw = f"obs_{schema.agency}_{schema.id}_{schema.version}".lower()
     return re.sub(r"[^a-z0-9_]", "_", raw)[:63]
