@@ -95,7 +95,8 @@ def test_lifecycle_revise_resolve_and_reopen(client, tokens, hub):
     shown = client.get(f"/reconciliations/{cid}", headers=hdr(tokens["KAZ"])).json()
     assert shown["state"] == "reopened" and shown["timeline"][-1]["action"] == "reopened"
     with hub.engine.connect() as conn:
-        types = [r.type for r in conn.execute(select(event.c.type).order_by(event.c.id))]
+        types = [r.type for r in conn.execute(select(event.c.type).where(event.c.type.like("case.%"))
+                                              .order_by(event.c.id))]
     assert types == ["case.opened", "case.acknowledged", "case.explained", "case.revised", "case.revised",
                      "case.resolved", "case.reopened"]
 
@@ -121,7 +122,8 @@ def test_refusals_change_nothing(client, tokens, hub):
     assert client.get("/reconciliations", headers=hdr(tokens["KGZ"])).json()["total"] == 0
     assert state(client, tokens, cid) == before
     with hub.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(event)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(event)
+                            .where(event.c.type.like("case.%"))).scalar_one() == 1
 
 
 def test_close_needs_both_partners_and_comments(client, tokens):
