@@ -135,8 +135,10 @@ def open_hub(settings: Settings, *, migrate: bool = True) -> Hub:
     tables = DataTables()
     ensure_all(engine, catalog, tables)
     hub = Hub(settings, engine, catalog, tables, Mappings.load(Path(settings.mappings_dir)), generation=generation)
-    hub.push_listeners.append(push_events(settings))  # submission and partner-revision events (issue #10)
-    if settings.reconciliation:
+    # a hub opened without migrating an older database (migrate=False) has no event or case tables to write to
+    if inspect(engine).has_table("event"):
+        hub.push_listeners.append(push_events(settings))  # submission and partner-revision events (issue #10)
+    if settings.reconciliation and inspect(engine).has_table("recon_case"):
         from exchange.reconcile.auto import Reconciler
 
         hub.push_listeners.append(Reconciler())

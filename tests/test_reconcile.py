@@ -67,6 +67,8 @@ def test_case_opens_with_both_sides_and_event(client, tokens, hub):
     payload = json.loads(row.payload)
     assert row.providers == " KAZ RUS " and payload["links"]["case"] == f"/reconciliations/{case['id']}"
     assert payload["links"]["submissions"] == [f"/submissions/{rus}"]
+    assert payload["summary"] == (f"Reconciliation case {case['id']} opened: KAZ -> RUS (A._T._T._T.PS, residence), "
+                                  "now open; 2019: E 100.0 vs I 1000.0")
 
 
 def test_lifecycle_revise_resolve_and_reopen(client, tokens, hub):

@@ -85,10 +85,10 @@ def _immigration_partner(row: object, basis: str) -> str | None:
 
 
 def examine(conn: Connection, table: Table, keys: set[PairKey], policy: Policy,
-            also: Mapping[PairKey, Collection[str]] | None = None, since: str | None = None) -> Examined:
+            also: Mapping[PairKey, Collection[str]] | None = None) -> Examined:
     """Read the touched pairs in their window (the latest periods either side reported) and in the periods ``also``
     lists (an existing case's), and judge the window by the policy. Only those periods are read."""
-    window = windows(conn, table, keys, policy, since)
+    window = windows(conn, table, keys, policy)
     wanted = {k: set(window.get(k, ())) | set((also or {}).get(k, ())) for k in keys}
     periods = set().union(*wanted.values()) if wanted else set()
     pairs: list[Pair] = []
@@ -119,12 +119,10 @@ def _filters(keys: Collection[PairKey]) -> dict[str, list[str]]:
     return {b: sorted({k[2].split(".")[n] for k in keys}) for n, b in enumerate(BREAKDOWN)}
 
 
-def windows(conn: Connection, table: Table, keys: set[PairKey], policy: Policy, since: str | None = None
-            ) -> dict[PairKey, list[str]]:
-    """The latest ``policy.latest_periods`` periods either side of each pair reported (from ``since`` on): ranked
-    per series in SQL (ROW_NUMBER), so only that many rows per series come back however long the series are."""
+def windows(conn: Connection, table: Table, keys: set[PairKey], policy: Policy) -> dict[PairKey, list[str]]:
+    """The latest ``policy.latest_periods`` periods either side of each pair reported: ranked per series in SQL
+    (ROW_NUMBER), so only that many rows per series come back however long the series are."""
     c = table.c
-    bound = [] if since is None else [c.time_period >= since]
     latest: dict[PairKey, set[str]] = defaultdict(set)
     for basis in sorted({k[3] for k in keys}):
         of_basis = [k for k in keys if k[3] == basis]
@@ -139,7 +137,7 @@ def windows(conn: Connection, table: Table, keys: set[PairKey], policy: Policy, 
                 series = [origin, destination, *[c[b] for b in _BREAKDOWN]]
                 ranked = select(*series, c.time_period, func.row_number().over(
                     partition_by=series, order_by=c.time_period.desc()).label("rank")).where(
-                    visible(table), *where, *bound, origin.in_(sorted(origins)), destination.in_(sorted(destinations)),
+                    visible(table), *where, origin.in_(sorted(origins)), destination.in_(sorted(destinations)),
                     *equal_to(table, _filters(of_basis))).subquery()
                 for row in conn.execute(select(ranked).where(ranked.c.rank <= policy.latest_periods)):
                     key = (row[0], row[1], ".".join(row[2:2 + len(_BREAKDOWN)]), basis)

@@ -115,8 +115,22 @@ def announce(conn: Connection, type_: str, case: Mapping[str, Any], dimensions: 
     subs = sorted({s for s in submissions if s})
     links = {"case": f"/reconciliations/{case['id']}", **data_queries(case, dimensions),
              "submissions": [f"/submissions/{s}" for s in subs]}
-    payload = {"case": case["id"], "state": case["state"], "origin": case["origin"],
+    payload = {"summary": summary(type_, case, extra), "case": case["id"], "state": case["state"],
+               "origin": case["origin"],
                "destination": case["destination"], "dataflow": case["dataflow"], "breakdown": case["breakdown"],
                "basis": case["basis"], "kind": case["kind"], "links": links, **extra}
     emit(conn, type_, [case["origin"], case["destination"]], payload, dataflow=case["dataflow"],
          subject=f"case:{case['id']}")
+
+
+def summary(type_: str, case: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """One line a person can act on (the e-mail subject): which pair, what happened, by how much."""
+    line = (f"Reconciliation case {case['id']} {type_.removeprefix('case.')}: {case['origin']} -> "
+            f"{case['destination']} ({case['breakdown']}, {case['basis']}), now {case['state']}")
+    periods = extra.get("periods") or extra.get("after") or {}
+    if isinstance(periods, Mapping):
+        shown = [f"{p}: E {v.get('E')} vs I {v.get('I')}" for p, v in sorted(periods.items())
+                 if isinstance(v, Mapping) and "E" in v][:3]
+        if shown:
+            line += "; " + ", ".join(shown)
+    return line
