@@ -341,3 +341,27 @@ def test_registering_structures_is_a_public_event(client, token_for, admin_token
     assert event["payload"]["links"][freq] == "https://hub.example/structure/codelist/SDMX/CL_FREQ/1.0"
     with client.app.state.hub.engine.connect() as conn:  # the provider's subscription got its delivery row
         assert conn.execute(select(func.count()).select_from(delivery)).scalar_one() == 1
+
+
+def test_a_delivery_the_hub_cannot_compose_does_not_hold_back_the_others(client, token_for, receiver, monkeypatch):
+    """A fault inside the hub while composing one delivery is a failed attempt of that delivery (retried on the
+    schedule), not a lost round: the other deliveries claimed with it still go out at once."""
+    from exchange.events import dispatcher
+
+    kaz = token_for("KAZ")
+    made = subscribe(client, kaz, receiver.url).json()
+    real, composed = dispatcher.body, []
+
+    def fails_once(uid, type_, occurred_at, data):  # noqa: ANN001, ANN202
+        composed.append(uid)
+        if len(composed) == 1:
+            raise RuntimeError("a bug composing this one delivery")
+        return real(uid, type_, occurred_at, data)
+
+    monkeypatch.setattr(dispatcher, "body", fails_once)
+    first, second = (push(client, kaz, simple_message(base=b)).json()["submission"] for b in (100, 500))
+    events = wait_for(lambda: (lambda got: got if len(got) == 2 else None)(
+        {e["data"]["submission"] for e in verified(receiver, made["secret"])}))
+    assert events == {first, second}
+    log = client.get(f"/subscriptions/{made['id']}/deliveries", headers=auth(kaz, None)).json()["items"]
+    assert sorted(d["attempts"] for d in log) == [1, 2] and all(d["state"] == "delivered" for d in log)

@@ -90,7 +90,12 @@ class Dispatcher:
             target, why = self._target(conn, row)
         if why:
             return self._skip(delivery_id, why)
-        outcome = self._send(row, target)
+        try:
+            outcome = self._send(row, target)
+        except Exception as exc:  # a bug composing one delivery must not hold back the others of its batch
+            log.exception("event dispatcher: delivery %s of event %s failed inside the hub", delivery_id, row.uid)
+            outcome = Attempt(False, None, f"the hub could not compose this delivery ({type(exc).__name__}); "
+                                           "it is retried on the schedule")
         self._record(row, outcome)
 
     def _target(self, conn: Connection, row: Any) -> tuple[Any, str | None]:

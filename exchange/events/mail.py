@@ -91,10 +91,12 @@ def _case(type_: str, p: dict[str, Any], base: str) -> tuple[str, list[str]]:
     action = CASE_ACTIONS.get(type_, type_).format_map(_Blank(p))
     lines = [f"Reconciliation case {p.get('case')} ({origin} -> {destination}, {p.get('dataflow')}, breakdown "
              f"{p.get('breakdown')}, basis {p.get('basis')}) {action}.", ""]
-    periods = p.get("periods") or p.get("after") or {}
-    for period, values in sorted(periods.items()):
+    periods = p.get("periods") if isinstance(p.get("periods"), dict) else p.get("after")
+    for period, values in sorted((periods or {}).items()):
         if isinstance(values, dict) and "E" in values:
             lines.append(_period_line(str(period), origin, destination, values))
+    if isinstance(p.get("periods"), list):  # an explanation names the periods it covers
+        lines.append(f"Periods: {', '.join(map(str, p['periods']))}")
     if p.get("text"):
         lines += ["", f"Text: {p['text']}"]
     links = p.get("links", {})
