@@ -23,6 +23,16 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "406", "409", "413", "415", "422"
 
 
 @pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - yields tests.live.LiveHub
+    """The module's hub, with long polls of GET /events cut to half a second: the generated ``wait`` values
+    exercise the parameter without each example holding the run for up to EXCHANGE_EVENTS_MAX_WAIT_S."""
+    from tests.live import live_hub
+
+    with live_hub(tmp_path_factory.mktemp("live"), EXCHANGE_EVENTS_MAX_WAIT_S="0.5") as hub:
+        yield hub
+
+
+@pytest.fixture(scope="module")
 def hub_with_data(live):  # noqa: ANN201 - the live hub with some data and an administrator's token
     admin = live.token(None)
     with live.client(admin) as client:
