@@ -57,14 +57,17 @@ def run(url: str) -> dict[str, float]:
 
     for partner in PARTNERS:
         push(partner, message(partner, "IMM", ("KAZ",), 1000))
-    listener, spent = hub.push_listeners[0], {"s": 0.0}
+    from exchange.reconcile.auto import Reconciler
+
+    at = next(i for i, candidate in enumerate(hub.push_listeners) if isinstance(candidate, Reconciler))
+    listener, spent = hub.push_listeners[at], {"s": 0.0}
 
     def timed(conn, record):  # noqa: ANN001, ANN202
         start = time.perf_counter()
         listener(conn, record)
         spent["s"] += time.perf_counter() - start
 
-    hub.push_listeners[:] = [timed]
+    hub.push_listeners[at] = timed  # the other listeners (submission events) stay, as in a running hub
     start = time.perf_counter()
     push("KAZ", message("KAZ", "EMI", PARTNERS, 100))
     total = time.perf_counter() - start

@@ -268,12 +268,29 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in version.replace("-", ".").split("."))
 
 
+#: Catalogs of the shipped structures alone, by their files' identity: a process that opens many hubs (the test
+#: suite; one per request-scoped reload) parses them once. A catalog is never changed once resolved (registering
+#: builds a new one), so sharing it is safe.
+_SHIPPED: dict[tuple[str, tuple[tuple[str, int, int], ...]], Catalog] = {}
+
+
 def load_catalog(structures_dir: Path, extra: Iterable[tuple[bytes, str]] = ()) -> Catalog:
     """Load every ``*.xml`` of ``structures_dir`` and the extra (stored) messages, then resolve."""
-    catalog = Catalog()
     files = sorted(structures_dir.glob("*.xml"))
     if not files:
         raise CatalogError(f"no structure files (*.xml) in {structures_dir}")
+    extra = list(extra)
+    if extra:
+        return _build(files, extra)
+    identity = tuple((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+    key = (str(structures_dir.resolve()), identity)
+    if key not in _SHIPPED:
+        _SHIPPED[key] = _build(files, [])
+    return _SHIPPED[key]
+
+
+def _build(files: list[Path], extra: list[tuple[bytes, str]]) -> Catalog:
+    catalog = Catalog()
     for path in files:
         catalog.add_message(path.read_bytes(), path.name)
     for data, label in extra:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,18 @@ def new_uid() -> str:
     return "evt_" + uuid.uuid4().hex
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event to record: its type, the providers it concerns, its JSON payload (with links) and its scope."""
+
+    type: str
+    providers: Iterable[str | None]
+    payload: Mapping[str, Any]
+    dataflow: str | None = None
+    subject: str | None = None
+    at: datetime | None = None
+
+
 def emit(conn: Connection, type_: str, providers: Iterable[str | None], payload: Mapping[str, Any], *,
          dataflow: str | None = None, subject: str | None = None, at: datetime | None = None) -> str:
     """Record one event in the caller's transaction and return its public id.
@@ -53,17 +66,29 @@ def emit(conn: Connection, type_: str, providers: Iterable[str | None], payload:
     ``providers`` are the data providers it concerns (None and "ADMIN" are dropped: administrators see all).
     Its deliveries (webhook subscriptions, e-mail contacts) are inserted in the same transaction (fanout.py).
     """
-    if type_ not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {type_!r}")
-    uid = new_uid()
-    concerned = sorted({p for p in providers if p and p != "ADMIN"})
-    now = at or datetime.now(UTC)
-    padded = f" {' '.join(concerned)} " if concerned else ""
-    result = conn.execute(INSERT_EVENT, {
-        "uid": uid, "type": type_, "occurred_at": now, "providers": padded, "dataflow": dataflow, "subject": subject,
-        "payload": json.dumps(payload, sort_keys=True, default=str), "txid": _transaction_id(conn)})
-    fan_out(conn, int(result.inserted_primary_key[0]), type_, padded, dataflow, now)  # type: ignore[index]
-    return uid
+    return emit_many(conn, [Event(type_, providers, payload, dataflow, subject, at)])[0]
+
+
+def emit_many(conn: Connection, events: Sequence[Event]) -> list[str]:
+    """Record many events in the caller's transaction, in order: one INSERT for the events (ids returned) and
+    two for all their deliveries, so a push that opens 1,000 cases does not pay three round trips per event."""
+    unknown = sorted({e.type for e in events} - set(EVENT_TYPES))
+    if unknown:
+        raise ValueError(f"unknown event types {unknown}")
+    if not events:
+        return []
+    txid, now = _transaction_id(conn), datetime.now(UTC)
+    rows = [_row(e, txid, now) for e in events]
+    ids = [r.id for r in conn.execute(INSERT_EVENT.returning(event.c.id, sort_by_parameter_order=True), rows)]
+    fan_out(conn, ids)
+    return [r["uid"] for r in rows]
+
+
+def _row(e: Event, txid: int | None, now: datetime) -> dict[str, Any]:
+    concerned = sorted({p for p in e.providers if p and p != "ADMIN"})
+    return {"uid": new_uid(), "type": e.type, "occurred_at": e.at or now,
+            "providers": f" {' '.join(concerned)} " if concerned else "", "dataflow": e.dataflow,
+            "subject": e.subject, "payload": json.dumps(e.payload, sort_keys=True, default=str), "txid": txid}
 
 
 def _transaction_id(conn: Connection) -> int | None:

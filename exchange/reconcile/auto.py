@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 
 from exchange.catalog import DsdSchema
+from exchange.events.outbox import emit_many
 from exchange.ingest import PushRecord
 from exchange.reconcile import store
 from exchange.reconcile.examine import (
@@ -157,14 +158,16 @@ def _open(run: _Run, new: list[tuple[PairKey, list[PeriodView]]]) -> None:
              "updated_at": run.at} for k, _ in new]
     ids = store.insert_cases(run.conn, rows)
     periods: list[dict[str, Any]] = []
+    events = []
     for case_id, row, (key, views) in zip(ids, rows, new, strict=True):
         row["id"] = case_id
         periods.extend(_new_period(run, case_id, key, v) for v in views)
         after = {v.period: {**_snapshot(v), "rule": v.rule} for v in views}
         run.timeline.append(store.timeline_row(case_id, run.at, run.actor, "opened", submission=run.submission_id,
                                                after=after))
-        store.announce(run.conn, "case.opened", row, run.schema.dimensions, [run.submission_id],
-                       submission=run.submission_id, policy_version=run.version, periods=after)
+        events.append(store.case_event("case.opened", row, run.schema.dimensions, [run.submission_id],
+                                       submission=run.submission_id, policy_version=run.version, periods=after))
+    emit_many(run.conn, events)  # one INSERT for the events, two for their deliveries, however many cases
     store.insert_periods(run.conn, periods)
 
 

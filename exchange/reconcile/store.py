@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from exchange.events.outbox import emit
+from exchange.events.outbox import Event, emit_many
 from exchange.reconcile.examine import PairKey
 from exchange.stats.mirror import BASES, BREAKDOWN
 from exchange.store.tables import recon_case, recon_period, recon_timeline
@@ -60,10 +60,10 @@ def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
 
 
 def insert_periods(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues"), one round trip per
-    batch; without it psycopg sends one statement per row."""
+    """One executemany: psycopg 3 sends it in pipeline mode. bench/reconcile.py on PostgreSQL (5,000 period rows):
+    the whole listener took 2.3 s with multi-row INSERT ... RETURNING batches here, 1.2 s pipelined."""
     if rows:
-        conn.execute(insert(recon_period).returning(recon_period.c.case_id), rows)
+        conn.execute(insert(recon_period), rows)
 
 
 def update_period(conn: Connection, case_id: int, period: str, values: Mapping[str, Any]) -> None:
@@ -112,6 +112,12 @@ def data_queries(case: Mapping[str, Any], dimensions: Sequence[str]) -> dict[str
 def announce(conn: Connection, type_: str, case: Mapping[str, Any], dimensions: Sequence[str],
              submissions: Iterable[str | None] = (), **extra: Any) -> None:
     """Emit a ``case.*`` event to both partners, in the caller's transaction, with the links a reader follows."""
+    emit_many(conn, [case_event(type_, case, dimensions, submissions, **extra)])
+
+
+def case_event(type_: str, case: Mapping[str, Any], dimensions: Sequence[str],
+               submissions: Iterable[str | None] = (), **extra: Any) -> Event:
+    """The ``case.*`` event of ``case`` (emit many at once with ``emit_many``)."""
     subs = sorted({s for s in submissions if s})
     links = {"case": f"/reconciliations/{case['id']}", **data_queries(case, dimensions),
              "submissions": [f"/submissions/{s}" for s in subs]}
@@ -119,8 +125,8 @@ def announce(conn: Connection, type_: str, case: Mapping[str, Any], dimensions: 
                "origin": case["origin"],
                "destination": case["destination"], "dataflow": case["dataflow"], "breakdown": case["breakdown"],
                "basis": case["basis"], "kind": case["kind"], "links": links, **extra}
-    emit(conn, type_, [case["origin"], case["destination"]], payload, dataflow=case["dataflow"],
-         subject=f"case:{case['id']}")
+    return Event(type_, [case["origin"], case["destination"]], payload, dataflow=case["dataflow"],
+                 subject=f"case:{case['id']}")
 
 
 def summary(type_: str, case: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
