@@ -291,8 +291,9 @@ class Ingestor:
         for seq, issue in enumerate(run.log):
             batch.append({
                 "submission_id": run.submission_id, "seq": seq, "code": issue["code"], "severity": issue["severity"],
-                "component": issue["component"], "value": issue["value"], "series_key": issue["series_key"],
-                "period": issue["period"], "location": issue["where"], "message": issue["message"], "fix": issue["fix"],
+                "component": _fits(issue["component"], COMPONENT_CHARS), "value": issue["value"],
+                "series_key": issue["series_key"], "period": _fits(issue["period"], PERIOD_CHARS),
+                "location": issue["where"], "message": issue["message"], "fix": issue["fix"],
             })
             if len(batch) >= self.settings.insert_batch_size:
                 conn.execute(insert(submission_issue), batch)
@@ -315,6 +316,18 @@ class Ingestor:
         if last is None or last.sha256 != body.sha256 or last.provider != principal.reporter:
             return None
         return Outcome(last.http_status, json.loads(last.result), replayed=True)
+
+
+#: widths of submission_issue's bounded columns (exchange/store/tables.py); PostgreSQL refuses longer values
+COMPONENT_CHARS, PERIOD_CHARS = 100, 40
+
+
+def _fits(value: str | None, width: int) -> str | None:
+    """A message may name a component or period of any length (it is refused for it); its report keeps the
+    start, marked as cut, so the refusal is recorded instead of failing with a database error."""
+    if value is None or len(value) <= width:
+        return value
+    return value[: width - 1] + "…"
 
 
 def _abandon(conn: Connection, locks: ScopeLocks) -> None:
