@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from exchange.hub import Hub
 from tests.conftest import SPECIMENS, auth, specimen
 from tests.test_real_structures import ECB_LISTS, codelist_30, message_30
+from tests.test_structure_corpus import removals
 
 DATA = sorted(p.name for p in SPECIMENS.iterdir() if p.name.startswith("data-") and p.suffix in (".xml", ".csv", ".json"))
 STRUCTURES = ["structure-SDMX-common-codelists.xml", "structure-ECB_EXR_NG-full.xml", "structure-ECB_EXR_SG.xml",
@@ -38,15 +39,7 @@ def register_structures(client, token: str) -> None:
 
 
 def xml_mutations(body: bytes, rng: random.Random) -> list[bytes]:
-    out = []
-    for name in REMOVABLE:
-        root = etree.fromstring(body)
-        found = [e for e in root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == name
-                 and e.getparent() is not None]
-        if found:
-            victim = rng.choice(found)
-            victim.getparent().remove(victim)
-            out.append(etree.tostring(root))
+    out = removals(body, rng, REMOVABLE)
     for value in ("", "X" * 300, "é€", "NaN", "-1e400", "2019-13"):
         root = etree.fromstring(body)
         attributed = [e for e in root.iter() if isinstance(e.tag, str) and e.attrib]

@@ -35,10 +35,10 @@ def truncations(body: bytes) -> list[bytes]:
     return [body[: len(body) // 3], body[:-20]]
 
 
-def removals(body: bytes, rng: random.Random) -> list[bytes]:
-    """For each removable element name present, the message without one of those elements (chosen at random)."""
+def removals(body: bytes, rng: random.Random, names: list[str] = REMOVABLE) -> list[bytes]:
+    """For each element name of ``names`` present, the message without one of those elements (chosen at random)."""
     out = []
-    for name in REMOVABLE:
+    for name in names:
         root = etree.fromstring(body)
         found = [e for e in root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == name
                  and e.getparent() is not None]
